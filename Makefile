@@ -148,6 +148,9 @@ $(BUILD)/san/tests/%: $(call san_obj,tests/%.c) $(call san_obj,$(TEST_SUPPORT)) 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) -lcriterion
 
+# Files embedded with .incbin: rebuild when they change.
+$(call obj,userspace/store/schema_sql.S) $(call san_obj,userspace/store/schema_sql.S): userspace/store/schema.sql
+
 $(BUILD)/bpf $(BUILD)/skel:
 	@mkdir -p $@
 

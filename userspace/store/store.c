@@ -1,0 +1,338 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/spsc_ring.h"
+
+extern const char store_schema_sql[];
+
+#define STORE_MAX_STREAMS 16
+#define STORE_BATCH 4096
+
+struct stream {
+    struct store_stream_def def;
+    char *sql; /* owned copy */
+    char *name;
+    sqlite3_stmt *insert;
+    struct spsc_ring *queues; /* one per producer */
+    _Atomic uint64_t *lost;   /* one per producer: only that producer writes it */
+    uint64_t written;         /* writer thread only */
+};
+
+struct store {
+    char dir[PATH_MAX];
+    sqlite3 *db;
+    struct stream streams[STORE_MAX_STREAMS];
+    int nstreams;
+    pthread_t writer;
+    bool writer_running;
+    atomic_bool stop_requested;
+    unsigned char *batch; /* writer's scratch buffer */
+    size_t batch_size;
+    char writer_error[256];
+};
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int open_db(struct store *s, const char *dir, int flags, struct error *err)
+{
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s", dir, STORE_DB_NAME);
+    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        error_set(err, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        s->db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    return 0;
+}
+
+int store_create(const char *dir, struct store **out, struct error *err)
+{
+    if (mkdir_p(dir) != 0)
+        return error_set(err, "cannot create run directory %s: %s", dir, strerror(errno));
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s", dir, STORE_DB_NAME);
+    if (access(path, F_OK) == 0)
+        return error_set(err, "%s already exists (choose another run directory)", path);
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return error_set(err, "out of memory");
+    if (open_db(s, dir, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) != 0) {
+        free(s);
+        return -1;
+    }
+    /* WAL keeps readers (report, users' SQL) working during a run; NORMAL sync is durable
+     * against a crash of loadscope itself, which is what an interrupted run needs. */
+    if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) != 0 ||
+        store_exec(s, store_schema_sql, err) != 0) {
+        store_close(s);
+        return error_prefix(err, "creating %s", path);
+    }
+    *out = s;
+    return 0;
+}
+
+int store_open(const char *dir, bool readonly, struct store **out, struct error *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s", dir, STORE_DB_NAME);
+    if (access(path, R_OK) != 0)
+        return error_set(err, "%s is not a loadscope run directory (no readable %s)", dir,
+                         STORE_DB_NAME);
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return error_set(err, "out of memory");
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (open_db(s, dir, flags, err) != 0) {
+        free(s);
+        return -1;
+    }
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version < 1) {
+        store_close(s);
+        return error_set(err, "%s is not a loadscope run database", path);
+    }
+    *out = s;
+    return 0;
+}
+
+sqlite3 *store_db(struct store *s) { return s->db; }
+const char *store_dir(const struct store *s) { return s->dir; }
+
+int store_exec(struct store *s, const char *sql, struct error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        error_set(err, "sqlite: %s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int store_set_info(struct store *s, const char *key, const char *value, struct error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO run_info(key, value) VALUES (?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return error_set(err, "sqlite: %s", sqlite3_errmsg(s->db));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, value ? value : "", -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return error_set(err, "sqlite: %s", sqlite3_errmsg(s->db));
+    return 0;
+}
+
+int store_get_info(struct store *s, const char *key, char *buf, size_t len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM run_info WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int found = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        snprintf(buf, len, "%s", v ? (const char *)v : "");
+        found = 0;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int store_add_stream(struct store *s, const struct store_stream_def *def, struct error *err)
+{
+    if (s->writer_running)
+        return error_set(err, "store: streams must be added before the writer starts");
+    if (s->nstreams == STORE_MAX_STREAMS)
+        return error_set(err, "store: too many streams");
+    if (def->producers == 0 || def->record_size == 0 || def->queue_capacity == 0)
+        return error_set(err, "store: stream '%s' needs producers, a record size and a queue",
+                         def->name);
+    struct stream *st = &s->streams[s->nstreams];
+    memset(st, 0, sizeof(*st));
+    st->def = *def;
+    st->name = strdup(def->name);
+    st->sql = strdup(def->sql);
+    st->queues = calloc(def->producers, sizeof(*st->queues));
+    st->lost = calloc(def->producers, sizeof(*st->lost));
+    if (!st->name || !st->sql || !st->queues || !st->lost)
+        goto oom;
+    st->def.name = st->name;
+    st->def.sql = st->sql;
+    for (unsigned i = 0; i < def->producers; i++)
+        if (spsc_init(&st->queues[i], def->record_size, def->queue_capacity) != 0)
+            goto oom;
+    if (sqlite3_prepare_v3(s->db, def->sql, -1, SQLITE_PREPARE_PERSISTENT, &st->insert, NULL) !=
+        SQLITE_OK) {
+        error_set(err, "store: stream '%s': %s", def->name, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (def->record_size * STORE_BATCH > s->batch_size) {
+        unsigned char *b = realloc(s->batch, def->record_size * STORE_BATCH);
+        if (!b)
+            goto oom;
+        s->batch = b;
+        s->batch_size = def->record_size * STORE_BATCH;
+    }
+    return s->nstreams++;
+oom:
+    error_set(err, "out of memory");
+fail:
+    if (st->queues)
+        for (unsigned i = 0; i < def->producers; i++)
+            spsc_free(&st->queues[i]);
+    free(st->queues);
+    free((void *)st->lost);
+    free(st->name);
+    free(st->sql);
+    sqlite3_finalize(st->insert);
+    memset(st, 0, sizeof(*st));
+    return -1;
+}
+
+bool store_push(struct store *s, int stream, unsigned producer, const void *record)
+{
+    struct stream *st = &s->streams[stream];
+    if (spsc_push(&st->queues[producer], record))
+        return true;
+    atomic_fetch_add_explicit(&st->lost[producer], 1, memory_order_relaxed);
+    return false;
+}
+
+/* Inserts everything queued so far, in one transaction. Writer thread only. */
+static int drain_all(struct store *s)
+{
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    for (int i = 0; i < s->nstreams; i++) {
+        struct stream *st = &s->streams[i];
+        for (unsigned p = 0; p < st->def.producers; p++) {
+            size_t n;
+            while ((n = spsc_pop_many(&st->queues[p], s->batch, STORE_BATCH)) > 0) {
+                for (size_t k = 0; k < n; k++) {
+                    st->def.bind(st->insert, s->batch + k * st->def.record_size);
+                    int rc = sqlite3_step(st->insert);
+                    sqlite3_reset(st->insert);
+                    if (rc != SQLITE_DONE && s->writer_error[0] == '\0')
+                        snprintf(s->writer_error, sizeof(s->writer_error), "%s: %s",
+                                 st->name, sqlite3_errmsg(s->db));
+                    else if (rc == SQLITE_DONE)
+                        st->written++;
+                }
+            }
+        }
+    }
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    const struct timespec pause = {0, STORE_FLUSH_MS * 1000000L};
+    while (!atomic_load(&s->stop_requested)) {
+        nanosleep(&pause, NULL);
+        drain_all(s);
+    }
+    drain_all(s);
+    return NULL;
+}
+
+int store_writer_start(struct store *s, struct error *err)
+{
+    if (s->writer_running)
+        return 0;
+    atomic_store(&s->stop_requested, false);
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        return error_set(err, "store: cannot start the writer thread");
+    s->writer_running = true;
+    return 0;
+}
+
+uint64_t store_stream_lost(struct store *s, int stream)
+{
+    struct stream *st = &s->streams[stream];
+    uint64_t lost = 0;
+    for (unsigned p = 0; p < st->def.producers; p++)
+        lost += atomic_load_explicit(&st->lost[p], memory_order_relaxed);
+    return lost;
+}
+
+uint64_t store_stream_written(struct store *s, int stream)
+{
+    return s->streams[stream].written;
+}
+
+int store_writer_stop(struct store *s, struct error *err)
+{
+    if (!s->writer_running)
+        return 0;
+    atomic_store(&s->stop_requested, true);
+    pthread_join(s->writer, NULL);
+    s->writer_running = false;
+    for (int i = 0; i < s->nstreams; i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR REPLACE INTO losses(stream, count) VALUES ('%s', %llu)",
+                 s->streams[i].name, (unsigned long long)store_stream_lost(s, i));
+        if (store_exec(s, sql, err) != 0)
+            return -1;
+    }
+    if (s->writer_error[0])
+        return error_set(err, "store: %s", s->writer_error);
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    store_writer_stop(s, NULL);
+    for (int i = 0; i < s->nstreams; i++) {
+        struct stream *st = &s->streams[i];
+        for (unsigned p = 0; p < st->def.producers; p++)
+            spsc_free(&st->queues[p]);
+        free(st->queues);
+        free((void *)st->lost);
+        free(st->name);
+        free(st->sql);
+        sqlite3_finalize(st->insert);
+    }
+    free(s->batch);
+    sqlite3_close(s->db);
+    free(s);
+}

@@ -1,0 +1,69 @@
+/* The run store: a directory per run holding run.db, an SQLite database (schema.sql) with the
+ * raw client records, the server spans and the window aggregates, from which every output can
+ * be regenerated (`loadscope report DIR`) and which users can query with SQL.
+ *
+ * Writing happens off the hot path: producers (engine threads, the BPF reader) push fixed-size
+ * records into per-producer lock-free queues (store_push); one writer thread drains them into
+ * the database in a transaction every STORE_FLUSH_MS, so an interrupted run keeps everything
+ * committed up to its last flush, and store_writer_stop() commits the rest. A full queue loses
+ * the record and counts it (table `losses`). */
+#ifndef LOADSCOPE_STORE_STORE_H
+#define LOADSCOPE_STORE_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define STORE_DB_NAME "run.db"
+#define STORE_FLUSH_MS 100
+
+struct store;
+
+/* Creates dir (and parents) and a fresh run.db in it. Fails if run.db already exists. */
+int store_create(const char *dir, struct store **out, struct error *err);
+/* Opens an existing run directory (read-only when readonly is true). */
+int store_open(const char *dir, bool readonly, struct store **out, struct error *err);
+/* Stops the writer if running, then closes the database. */
+void store_close(struct store *s);
+
+sqlite3 *store_db(struct store *s);
+const char *store_dir(const struct store *s);
+
+/* run_info key/value pairs. */
+int store_set_info(struct store *s, const char *key, const char *value, struct error *err);
+/* Copies the value into buf; returns 0, or -1 when the key is absent. */
+int store_get_info(struct store *s, const char *key, char *buf, size_t len);
+
+/* Runs SQL (several statements) with no result rows, e.g. metadata inserts. */
+int store_exec(struct store *s, const char *sql, struct error *err);
+
+/* A stream: records of one type, from `producers` producer threads, inserted with `sql` (an
+ * INSERT with ? placeholders) by `bind`, which binds one record to the prepared statement. */
+struct store_stream_def {
+    const char *name; /* e.g. "client_requests": names the losses row */
+    const char *sql;
+    size_t record_size;
+    unsigned producers;
+    size_t queue_capacity; /* per producer, in records */
+    int (*bind)(sqlite3_stmt *stmt, const void *record);
+};
+
+/* Adds a stream before the writer starts; returns its id (>= 0) or -1. */
+int store_add_stream(struct store *s, const struct store_stream_def *def, struct error *err);
+int store_writer_start(struct store *s, struct error *err);
+
+/* Producer side, lock-free, no allocation. Returns false (and counts a loss) when the
+ * producer's queue is full. */
+bool store_push(struct store *s, int stream, unsigned producer, const void *record);
+
+/* Stops the writer after draining every queue; records the losses. Idempotent. */
+int store_writer_stop(struct store *s, struct error *err);
+
+/* Records written and lost so far in a stream. */
+uint64_t store_stream_written(struct store *s, int stream);
+uint64_t store_stream_lost(struct store *s, int stream);
+
+#endif
