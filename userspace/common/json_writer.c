@@ -62,8 +62,7 @@ void json_object_end(struct json_writer *w) { close_scope(w, '}'); }
 void json_array_begin(struct json_writer *w) { open_scope(w, '['); }
 void json_array_end(struct json_writer *w) { close_scope(w, ']'); }
 
-/* Length of a valid UTF-8 sequence starting at s (at most len bytes), or 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
+size_t json_utf8_sequence(const unsigned char *s, size_t len)
 {
     size_t n;
     uint32_t cp;
@@ -115,7 +114,7 @@ void json_escape(FILE *out, const char *str, size_t len)
             i++;
             continue;
         }
-        size_t n = utf8_sequence(s + i, len - i);
+        size_t n = json_utf8_sequence(s + i, len - i);
         if (n == 0) {
             fputs("\\ufffd", out);
             i++;

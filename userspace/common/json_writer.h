@@ -51,4 +51,9 @@ void json_kv_bool(struct json_writer *w, const char *key, bool v);
 /* Writes s escaped as the inside of a JSON string (no quotes) to out. */
 void json_escape(FILE *out, const char *s, size_t len);
 
+/* Length of the valid UTF-8 sequence starting at s (at most len bytes, len > 0), or 0 if it is
+ * invalid (overlong, surrogate, beyond U+10FFFF, truncated). Shared by the other escapers
+ * (XML, Markdown) so that all outputs treat bad bytes alike. */
+size_t json_utf8_sequence(const unsigned char *s, size_t len);
+
 #endif
