@@ -28,6 +28,11 @@ LDLIBS   += $(PKG_LIBS) -lm -pthread
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# Libraries only the tests use (libxml2 checks that generated SVG is well-formed XML).
+TEST_PKGS := libxml-2.0
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
 # The demo server is a plain C program with no library beyond libc and libm.
 DEMO_SRCS := $(wildcard tools/demo-server/*.c)
 
@@ -142,11 +147,13 @@ $(BUILD)/san/loadscope-demo-server: $(call san_obj,$(DEMO_SRCS))
 # ---- tests: one Criterion binary per tests/test_*.c, linked with every module but main ------
 $(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_SUPPORT)) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(TEST_LIBS) -lcriterion
 
 $(BUILD)/san/tests/%: $(call san_obj,tests/%.c) $(call san_obj,$(TEST_SUPPORT)) $(LIB_SAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(TEST_LIBS) -lcriterion
+
+$(BUILD)/obj/tests/%.o $(BUILD)/san/tests/%.o: CPPFLAGS += $(TEST_CFLAGS)
 
 # Files embedded with .incbin: rebuild when they change.
 $(call obj,userspace/store/schema_sql.S) $(call san_obj,userspace/store/schema_sql.S): userspace/store/schema.sql
