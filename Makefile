@@ -138,6 +138,10 @@ $(LOADSCOPE): $(call obj,userspace/main.c) $(LIB_OBJS)
 $(LOADSCOPE_SAN): $(call san_obj,userspace/main.c) $(LIB_SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
+# The demo server sees no project include path: it uses nothing from userspace/, and
+# bpf/sched.h must not shadow <sched.h>.
+$(call obj,$(DEMO_SRCS)) $(call san_obj,$(DEMO_SRCS)): CPPFLAGS :=
+
 $(BUILD)/loadscope-demo-server: $(call obj,$(DEMO_SRCS))
 	$(CC) $(CFLAGS) $^ -o $@ -lm -pthread
 

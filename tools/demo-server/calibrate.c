@@ -1,0 +1,122 @@
+#include "calibrate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "predict.h"
+
+#define SAMPLE_SIDE 224
+#define MAX_ROUNDS 5
+#define TOLERANCE 0.05
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int warmup)
+{
+    size_t cap = 64 + 3 * SAMPLE_SIDE * SAMPLE_SIDE;
+    uint8_t *img = malloc(cap);
+    struct model m = {0};
+    struct predictor p;
+    double times[32], result = -1;
+    if (reps > 32)
+        reps = 32;
+    if (!img || model_init(&m, shape, seed) || predictor_init(&p, &m, NULL)) {
+        free(img);
+        model_free(&m);
+        return -1;
+    }
+    size_t len = image_sample_ppm(img, cap, SAMPLE_SIDE, SAMPLE_SIDE);
+    struct predict_result r;
+    for (int i = 0; i < warmup; i++)
+        predictor_run(&p, img, len, &r);
+    for (int i = 0; i < reps; i++) {
+        predictor_run(&p, img, len, &r);
+        times[i] = r.model_ms;
+    }
+    /* The fastest pass: on a VM whose vCPUs share physical cores, a pass costs more CPU time
+     * while the sibling computes (1.7x measured here); the minimum is the cost with the other
+     * CPUs idle, which is what a lone busy worker pays. */
+    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    result = times[0];
+    predictor_free(&p);
+    model_free(&m);
+    free(img);
+    return result;
+}
+
+static int depth_for(int size)
+{
+    return size <= 48 ? 1 : size <= 96 ? 2 : 3;
+}
+
+/* The shape whose multiply-accumulate count is closest to budget: the smallest input for
+ * which at most 48 channels suffice (wider layers at a small input would look unlike an
+ * image model), then the channel count that matches. */
+static struct model_shape shape_for(double budget)
+{
+    static const int sizes[] = {16, 32, 48, 64, 96, 128, 160, 192, 224};
+    const int n_sizes = (int)(sizeof(sizes) / sizeof(sizes[0]));
+    struct model_shape best = {0};
+    for (int i = 0; i < n_sizes; i++) {
+        struct model_shape s = {sizes[i], 1, depth_for(sizes[i])};
+        double err = INFINITY;
+        for (int c = 1; c <= 512; c++) {
+            struct model_shape t = {s.size, c, s.depth};
+            double e = fabs(model_macs(t) - budget);
+            if (e < err)
+                err = e, best = t;
+        }
+        if (best.channels <= 48)
+            break;
+    }
+    return best;
+}
+
+static int reps_for(double target_ms)
+{
+    if (target_ms >= 50)
+        return 2;
+    int r = (int)ceil(80 / target_ms);
+    return r < 3 ? 3 : r > 15 ? 15 : r;
+}
+
+int calibrate(double target_ms, uint64_t seed, struct calibration *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (target_ms <= 0) {
+        out->shape = (struct model_shape){16, 2, 1};
+        out->measured_ms = calibrate_measure(out->shape, seed, 15, 1);
+        out->rounds = 1;
+        return out->measured_ms < 0 ? -1 : 0;
+    }
+    struct model_shape ref = {32, 8, 1};
+    double t_ref = calibrate_measure(ref, seed, 9, 1);
+    if (t_ref < 0)
+        return -1;
+    double rate = model_macs(ref) / (t_ref > 1e-4 ? t_ref : 1e-4); /* MACs per ms */
+    int reps = reps_for(target_ms), warmup = target_ms < 50;
+    double best_err = INFINITY;
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+        struct model_shape s = shape_for(target_ms * rate);
+        double t = calibrate_measure(s, seed, reps, warmup);
+        if (t < 0)
+            return -1;
+        out->rounds = round + 1;
+        double err = fabs(t - target_ms) / target_ms;
+        if (err < best_err) {
+            best_err = err;
+            out->shape = s;
+            out->measured_ms = t;
+        }
+        if (err < TOLERANCE)
+            break;
+        rate = model_macs(s) / (t > 1e-4 ? t : 1e-4);
+    }
+    return 0;
+}
