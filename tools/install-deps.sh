@@ -9,7 +9,7 @@ BUILD="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev l
        libcriterion-dev libclang-rt-14-dev"
 RUN="iproute2 procps"
 TEST="nginx-light wrk python3-locust gunicorn python3-flask python3-numpy redis-server
-      python3-redis chromium sqlite3 curl util-linux libxml2-dev"
+      python3-redis chromium sqlite3 curl util-linux libxml2-dev cmark-gfm"
 
 missing=""
 for p in $BUILD $RUN $TEST; do
