@@ -1,13 +1,475 @@
+/* loadscope run: drive an HTTP API with load and report what the clients saw.
+ *
+ * Reads top-down: options (file, then flags) -> scenario -> check the targets -> start the
+ * engines -> report every 2 s while they run -> stop (time, count, Ctrl-C) -> final outputs
+ * (console summary, CSV, JSON) -> exit code (3 when a threshold broke). Records flow from the
+ * engine threads through on_record into per-thread stats shards; a later stage (tracing, the
+ * run store) plugs in at on_record and around the engine start/stop. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/clock.h"
+#include "common/duration.h"
 #include "common/error.h"
+#include "load/engine.h"
+#include "load/run_result.h"
+#include "load/scenario.h"
+#include "load/schedule.h"
+#include "load/selfcheck.h"
+#include "load/stats.h"
+#include "load/target.h"
+#include "load/threshold.h"
+#include "report/console.h"
+#include "report/locust_csv.h"
+#include "report/summary_json.h"
 
-/* Placeholder until the issue that builds 'run' lands. */
+#define REPORT_INTERVAL_NS (2 * NS_PER_SEC)
+#define TICK_NS (100 * NS_PER_MS)
+#define CHECK_TIMEOUT_NS (3 * NS_PER_SEC)
+
+/* Set by the signal handler only (the one global the rules allow). */
+static volatile sig_atomic_t interrupts;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupts++;
+    if (interrupts >= 3)
+        _exit(130); /* a third Ctrl-C: the user really wants out */
+}
+
+static const char usage_text[] =
+    "usage: loadscope run -H URL [options]\n"
+    "\n"
+    "Targets and requests\n"
+    "  -H, --host URL[=W]        target base URL; repeat for several hosts (replicas), W = weight\n"
+    "  -e, --endpoint SPEC       'METHOD PATH [name=N] [weight=W] [header=K:V]... [body=TEXT|body=@file]\n"
+    "                            [upload=FIELD=@file[;type=image/jpeg]] [timeout=5s]'; repeatable,\n"
+    "                            default 'GET /'\n"
+    "  -f, --scenario FILE       YAML or JSON scenario (flags given here override it)\n"
+    "      --timeout D           per-request timeout (default 30s)\n"
+    "\n"
+    "Closed model (Locust users)\n"
+    "  -u, --users N             concurrent users (default 1)\n"
+    "  -r, --spawn-rate R        users started per second (default: all at once)\n"
+    "      --wait W              think time after each response: none (default), constant:1s,\n"
+    "                            between:0.5s,2s\n"
+    "      --stage D:N           ramp linearly to N users over D (repeatable, e.g. --stage 30s:100\n"
+    "                            --stage 1m:100 --stage 30s:0); the run ends with the last stage\n"
+    "Open model (constant arrival rate, wrk2)\n"
+    "      --rate R              requests per second in total; with --stage D:R the rate ramps\n"
+    "  -c, --connections C       at most C requests in flight (default 100)\n"
+    "                            latency is measured from each request's intended send time\n"
+    "                            (coordinated-omission corrected) and also from the actual send\n"
+    "\n"
+    "Duration\n"
+    "  -t, --run-time D          30s, 3m, 1h30m (default: until the stages end or Ctrl-C)\n"
+    "      --max-requests N      stop after N requests\n"
+    "      --stop-timeout D      grace for in-flight requests at the stop (default 5s)\n"
+    "      --threads N           engine threads, one per core (default 1)\n"
+    "\n"
+    "Output\n"
+    "      --csv PREFIX          PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv\n"
+    "                            (Locust's columns, unrounded)\n"
+    "      --json FILE           summary as JSON\n"
+    "      --threshold EXPR      p95<200ms, p99<=1s, avg<100ms, fail<1%, rps>100, or per endpoint\n"
+    "                            'POST /predict:p95<500ms'; a broken one exits with code 3\n"
+    "      --only-summary        no table every 2 s, only the final summary\n"
+    "      --no-check            start even if a host does not accept connections\n"
+    "      --headless            accepted for Locust compatibility (always headless)\n"
+    "\n"
+    "The table every 2 s goes to stderr, the final summary to stdout. Ctrl-C stops cleanly and\n"
+    "still writes every output; a second Ctrl-C aborts the requests in flight.\n"
+    "Exit codes: 0 ok, 1 runtime error, 2 bad usage or unreachable target, 3 threshold broken.\n";
+
+enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, OPT_THREADS,
+       OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
+       OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY };
+
+static const struct option long_options[] = {
+    {"host", required_argument, NULL, 'H'},
+    {"users", required_argument, NULL, 'u'},
+    {"spawn-rate", required_argument, NULL, 'r'},
+    {"run-time", required_argument, NULL, 't'},
+    {"endpoint", required_argument, NULL, 'e'},
+    {"scenario", required_argument, NULL, 'f'},
+    {"connections", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {"headless", no_argument, NULL, OPT_HEADLESS},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"stage", required_argument, NULL, OPT_STAGE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"no-check", no_argument, NULL, OPT_NO_CHECK},
+    {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
+    {NULL, 0, NULL, 0},
+};
+
+/* A flag as a scenario key (scenario_set), applied after the file. */
+struct flag {
+    const char *key;
+    const char *value;
+};
+
+struct run_args {
+    const char *scenario_file;
+    struct flag *flags;
+    size_t flag_count;
+    bool only_summary;
+    bool help;
+};
+
+static const char *flag_key(int opt)
+{
+    switch (opt) {
+    case 'H': return "host";
+    case 'u': return "users";
+    case 'r': return "spawn-rate";
+    case 't': return "run-time";
+    case 'e': return "endpoint";
+    case 'c': return "connections";
+    case OPT_CSV: return "csv";
+    case OPT_JSON: return "json";
+    case OPT_MAX_REQUESTS: return "max-requests";
+    case OPT_THRESHOLD: return "threshold";
+    case OPT_THREADS: return "threads";
+    case OPT_TIMEOUT: return "timeout";
+    case OPT_STOP_TIMEOUT: return "stop-timeout";
+    case OPT_WAIT: return "wait";
+    case OPT_STAGE: return "stage";
+    case OPT_RATE: return "rate";
+    case OPT_NO_CHECK: return "check";
+    default: return NULL;
+    }
+}
+
+static int parse_args(int argc, char **argv, struct run_args *a, struct error *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->flags = calloc((size_t)argc + 1, sizeof(*a->flags));
+    if (!a->flags)
+        return error_set(err, "out of memory");
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":H:u:r:t:e:f:c:h", long_options, NULL)) != -1) {
+        if (opt == '?')
+            return error_set(err, "unknown option '%s' (see 'loadscope run --help')",
+                             optopt ? (char[]){'-', (char)optopt, 0} : argv[optind - 1]);
+        if (opt == ':')
+            return error_set(err, "option '%s' needs a value", argv[optind - 1]);
+        if (opt == 'h') {
+            a->help = true;
+            return 0;
+        }
+        if (opt == 'f') {
+            a->scenario_file = optarg;
+            continue;
+        }
+        if (opt == OPT_HEADLESS || opt == OPT_CSV_FULL_HISTORY)
+            continue; /* Locust habits: always headless, history is always full */
+        if (opt == OPT_ONLY_SUMMARY) {
+            a->only_summary = true;
+            continue;
+        }
+        const char *key = flag_key(opt);
+        a->flags[a->flag_count++] = (struct flag){key, opt == OPT_NO_CHECK ? "false" : optarg};
+    }
+    if (optind < argc)
+        return error_set(err, "unexpected argument '%s' (see 'loadscope run --help')", argv[optind]);
+    return 0;
+}
+
+/* The file first, then the flags; a list flag replaces the file's list. */
+static int build_scenario(const struct run_args *a, struct scenario *sc, struct error *err)
+{
+    if (a->scenario_file && scenario_load_file(sc, a->scenario_file, err) < 0)
+        return -1;
+    const char *cleared[8];
+    size_t ncleared = 0;
+    for (size_t i = 0; i < a->flag_count; i++) {
+        const struct flag *f = &a->flags[i];
+        if (scenario_key_is_list(f->key)) {
+            bool seen = false;
+            for (size_t k = 0; k < ncleared; k++)
+                seen = seen || !strcmp(cleared[k], f->key);
+            if (!seen) {
+                scenario_clear_list(sc, f->key);
+                cleared[ncleared++] = f->key;
+            }
+        }
+        if (scenario_set(sc, f->key, f->value, err) < 0)
+            return -1;
+    }
+    return scenario_finish(sc, err);
+}
+
+static int parse_thresholds(const struct scenario *sc, const struct stats *s,
+                            struct threshold *out, struct error *err)
+{
+    for (size_t i = 0; i < sc->threshold_count; i++)
+        if (threshold_parse(sc->thresholds[i], &out[i], err) < 0 ||
+            threshold_bind(&out[i], s, err) < 0)
+            return -1;
+    return 0;
+}
+
+static void on_record(void *ctx, const struct client_record *r)
+{
+    stats_shard_add(ctx, r);
+}
+
+struct live {
+    const struct scenario *sc;
+    const struct schedule *sched;
+    struct engine_pool *pool;
+    struct stats_shard **shards;
+    struct stats *stats;
+    uint64_t start_ns;
+    bool only_summary;
+};
+
+static void drain(struct live *l, uint64_t now)
+{
+    for (unsigned i = 0; i < l->sc->threads; i++)
+        stats_shard_drain(l->shards[i], l->stats);
+    stats_close_seconds(l->stats, now);
+}
+
+static void status_line(const struct live *l, uint64_t now, char *buf, size_t len)
+{
+    struct engine_counters c;
+    engine_pool_counters(l->pool, &c);
+    double t = now > l->start_ns ? (double)(now - l->start_ns) / 1e9 : 0;
+    if (l->sc->open_loop)
+        snprintf(buf, len, "[%.0fs] rate %.1f/s, %llu in flight, behind schedule %.0f ms", t,
+                 schedule_level_at(l->sched, now - l->start_ns), (unsigned long long)c.in_flight,
+                 (double)c.behind_ns / 1e6);
+    else
+        snprintf(buf, len, "[%.0fs] %llu users, %llu in flight", t, (unsigned long long)c.users,
+                 (unsigned long long)c.in_flight);
+}
+
+/* Runs until the engines end, reporting; reacts to Ctrl-C. */
+static void watch(struct live *l, struct selfcheck *check)
+{
+    struct console_progress progress;
+    console_progress_init(&progress, l->stats, l->start_ns);
+    uint64_t next_report = l->start_ns + REPORT_INTERVAL_NS;
+    int handled = 0;
+    char warning[256] = "";
+    while (!engine_pool_done(l->pool)) {
+        struct timespec ts = {0, (long)TICK_NS};
+        nanosleep(&ts, NULL);
+        uint64_t now = clock_now_ns();
+        if (interrupts > handled) {
+            handled = interrupts;
+            if (handled == 1) {
+                fprintf(stderr, "\nloadscope: stopping: waiting up to %.0fs for requests in flight "
+                                "(Ctrl-C again to abort them)\n",
+                        (double)l->sc->stop_timeout_ns / 1e9);
+                engine_pool_stop(l->pool);
+            } else {
+                fprintf(stderr, "\nloadscope: aborting requests in flight\n");
+                engine_pool_abort(l->pool);
+            }
+        }
+        drain(l, now);
+        char msg[256];
+        if (selfcheck_sample(check, l->pool, l->sc->open_loop, now, msg, sizeof(msg)))
+            snprintf(warning, sizeof(warning), "%s", msg); /* shown with the next table */
+        if (now >= next_report) {
+            next_report += REPORT_INTERVAL_NS;
+            if (!l->only_summary) {
+                char line[256];
+                status_line(l, now, line, sizeof(line));
+                console_print_progress(stderr, &progress, l->stats, now, line);
+                if (warning[0])
+                    fprintf(stderr, "loadscope: %s\n", warning);
+            }
+            warning[0] = 0;
+        }
+    }
+    console_progress_free(&progress);
+}
+
+static const char *stop_reason(const struct scenario *sc, const struct engine_counters *c,
+                               uint64_t elapsed)
+{
+    if (interrupts)
+        return "interrupted";
+    if (sc->max_requests && c->started >= sc->max_requests)
+        return "max requests";
+    if (sc->run_time_ns && elapsed >= sc->run_time_ns)
+        return "run time";
+    if (sc->stage_count)
+        return "stages done";
+    return "schedule end";
+}
+
+static int write_outputs(const struct scenario *sc, const struct run_result *res, struct error *err)
+{
+    console_print_summary(stdout, res);
+    int rc = 0;
+    if (sc->csv_prefix && locust_csv_write(sc->csv_prefix, res, err) < 0)
+        rc = -1;
+    struct error err2;
+    if (sc->json_path && summary_json_write_file(sc->json_path, res, rc ? &err2 : err) < 0)
+        rc = -1;
+    return rc;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static struct stats_labels labels_of(const struct scenario *sc, const char **methods,
+                                     const char **names, const char **hosts)
+{
+    for (size_t i = 0; i < sc->endpoint_count; i++) {
+        methods[i] = sc->endpoints[i].method;
+        names[i] = sc->endpoints[i].name;
+    }
+    for (size_t i = 0; i < sc->host_count; i++)
+        hosts[i] = sc->hosts[i].url;
+    return (struct stats_labels){sc->endpoint_count, methods, names, sc->host_count, hosts,
+                                 sc->open_loop};
+}
+
+static int run_load(struct scenario *sc, bool only_summary)
+{
+    struct error err = {{0}};
+    const char *methods[SCENARIO_MAX_ENDPOINTS], *names[SCENARIO_MAX_ENDPOINTS];
+    const char *hosts[SCENARIO_MAX_HOSTS];
+    struct stats_labels labels = labels_of(sc, methods, names, hosts);
+    /* Engines start together a moment from now, so none gets a head start. */
+    uint64_t now = clock_now_ns();
+    uint64_t start_ns = now + 20 * NS_PER_MS;
+    double start_wall = clock_wall_seconds() + 0.020;
+    struct stats *stats = stats_create(&labels, start_ns, start_wall);
+    struct stats_shard *shards[SCENARIO_MAX_THREADS] = {0};
+    void *ctxs[SCENARIO_MAX_THREADS];
+    struct threshold thresholds[SCENARIO_MAX_THRESHOLDS];
+    struct threshold_result results[SCENARIO_MAX_THRESHOLDS];
+    int code = EXIT_RUNTIME;
+    struct engine_pool *pool = NULL;
+    if (!stats) {
+        fprintf(stderr, "loadscope: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    if (parse_thresholds(sc, stats, thresholds, &err) < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        code = EXIT_USAGE;
+        goto out;
+    }
+    for (unsigned i = 0; i < sc->threads; i++) {
+        shards[i] = stats_shard_create(&labels, start_ns, start_wall);
+        if (!shards[i]) {
+            fprintf(stderr, "loadscope: out of memory\n");
+            goto out;
+        }
+        ctxs[i] = shards[i];
+    }
+    struct schedule sched;
+    schedule_init(&sched, sc);
+    install_signals();
+    pool = engine_pool_start(sc, &sched, start_ns, on_record, ctxs, &err);
+    if (!pool) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        goto out;
+    }
+    struct selfcheck check;
+    selfcheck_init(&check, sc->threads, start_ns);
+    struct live live = {sc, &sched, pool, shards, stats, start_ns, only_summary};
+    watch(&live, &check);
+    int engine_rc = engine_pool_join(pool, &err);
+    now = clock_now_ns();
+    selfcheck_finish(&check, pool, sc->open_loop, now);
+    for (unsigned i = 0; i < sc->threads; i++)
+        stats_shard_drain(shards[i], stats);
+    stats_close_seconds(stats, UINT64_MAX);
+    struct engine_counters counters;
+    engine_pool_counters(pool, &counters);
+    const struct stats_entry *agg = stats_aggregated(stats);
+    uint64_t duration = (agg->requests ? agg->last_end_ns : now) - start_ns;
+    bool passed = true;
+    for (size_t i = 0; i < sc->threshold_count; i++) {
+        threshold_eval(&thresholds[i], stats, duration, &results[i]);
+        passed = passed && results[i].passed;
+    }
+    struct run_result res = {
+        .scenario = sc,
+        .stats = stats,
+        .duration_ns = duration,
+        .stop_reason = stop_reason(sc, &counters, now - start_ns),
+        .aborted = counters.aborted,
+        .thresholds = thresholds,
+        .threshold_results = results,
+        .threshold_count = sc->threshold_count,
+        .selfcheck = &check,
+    };
+    if (write_outputs(sc, &res, &err) < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        goto out;
+    }
+    if (engine_rc < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        goto out;
+    }
+    code = passed ? EXIT_OK : EXIT_THRESHOLD;
+    if (!passed)
+        fprintf(stderr, "loadscope: threshold broken\n");
+out:
+    engine_pool_destroy(pool);
+    for (unsigned i = 0; i < sc->threads; i++)
+        stats_shard_destroy(shards[i]);
+    stats_destroy(stats);
+    return code;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "loadscope: 'run' is not built yet\n");
-    return EXIT_RUNTIME;
+    struct run_args args;
+    struct error err = {{0}};
+    struct scenario sc;
+    scenario_init(&sc);
+    int code = EXIT_USAGE;
+    if (parse_args(argc, argv, &args, &err) < 0)
+        goto fail;
+    if (args.help) {
+        fputs(usage_text, stdout);
+        code = EXIT_OK;
+        goto done;
+    }
+    if (build_scenario(&args, &sc, &err) < 0 || target_resolve(&sc, &err) < 0)
+        goto fail;
+    if (sc.check && target_check(&sc, CHECK_TIMEOUT_NS, &err) < 0)
+        goto fail;
+    code = run_load(&sc, args.only_summary);
+    goto done;
+fail:
+    fprintf(stderr, "loadscope: %s\n", err.msg);
+done:
+    free(args.flags);
+    scenario_free(&sc);
+    return code;
 }

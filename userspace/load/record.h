@@ -36,7 +36,8 @@ struct client_record {
     uint8_t failure;      /* enum failure_kind */
     uint8_t thread;       /* engine thread that ran it */
     uint8_t reused;       /* 1 when the request went on an existing keep-alive connection */
-    uint8_t pad;
+    uint8_t error_code; /* libcurl's CURLcode when the transfer failed, 0 otherwise: names
+                           FAILURE_OTHER (curl_easy_strerror) when stats are rebuilt */
 };
 
 #endif
