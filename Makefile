@@ -23,7 +23,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -pthread -MMD -MP
-CPPFLAGS += -Iuserspace -Itests -I$(BUILD)/skel -Ibpf $(PKG_CFLAGS)
+# bpf/ headers by quote only: bpf/sched.h must not shadow <sched.h> (pulled in by <pthread.h>).
+CPPFLAGS += -Iuserspace -Itests -I$(BUILD)/skel -iquote bpf $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
