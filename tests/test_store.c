@@ -32,6 +32,7 @@ static struct client_record make_record(unsigned thread, unsigned i)
     r.failure = (i % 10) ? FAILURE_NONE : FAILURE_HTTP_STATUS;
     r.local_port = (uint16_t)(30000 + i % 1000);
     r.bytes_in = i;
+    r.error_code = (uint8_t)(i % 7);
     return r;
 }
 

@@ -7,12 +7,12 @@
 static const char insert_sql[] =
     "INSERT INTO client_requests(request_id, endpoint, host, thread, intended_ns, start_ns,"
     " end_ns, connect_us, tls_us, ttfb_us, total_us, bytes_in, bytes_out, users, status,"
-    " failure, local_port, reused) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " failure, local_port, reused, error_code) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char select_sql[] =
     "SELECT request_id, endpoint, host, thread, intended_ns, start_ns, end_ns, connect_us,"
     " tls_us, ttfb_us, total_us, bytes_in, bytes_out, users, status, failure, local_port,"
-    " reused FROM client_requests ORDER BY end_ns, request_id";
+    " reused, error_code FROM client_requests ORDER BY end_ns, request_id";
 
 static int bind_record(sqlite3_stmt *st, const void *item)
 {
@@ -36,6 +36,7 @@ static int bind_record(sqlite3_stmt *st, const void *item)
     sqlite3_bind_int(st, i++, r->failure);
     sqlite3_bind_int(st, i++, r->local_port);
     sqlite3_bind_int(st, i++, r->reused);
+    sqlite3_bind_int(st, i++, r->error_code);
     return 0;
 }
 
@@ -112,6 +113,7 @@ static void read_record(sqlite3_stmt *st, struct client_record *r)
     r->failure = (uint8_t)sqlite3_column_int(st, i++);
     r->local_port = (uint16_t)sqlite3_column_int(st, i++);
     r->reused = (uint8_t)sqlite3_column_int(st, i++);
+    r->error_code = (uint8_t)sqlite3_column_int(st, i++);
 }
 
 int client_table_each(struct store *s, int (*fn)(void *ctx, const struct client_record *r),

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS client_requests (
     status      INTEGER NOT NULL,     -- HTTP status, 0 when none
     failure     INTEGER NOT NULL,     -- load/record.h enum failure_kind (0 = success)
     local_port  INTEGER NOT NULL,     -- client TCP port: joins server_spans.client_port
-    reused      INTEGER NOT NULL      -- 1 when sent on a kept-alive connection
+    reused      INTEGER NOT NULL,     -- 1 when sent on a kept-alive connection
+    error_code  INTEGER NOT NULL      -- libcurl CURLcode of a failed transfer, 0 otherwise
 );
 CREATE INDEX IF NOT EXISTS client_requests_by_end ON client_requests(end_ns);
 
