@@ -1,0 +1,203 @@
+/* Maps shared by several BPF objects, declared identically in each object that uses them.
+ *
+ * Why fd reuse and not `bpftool gen object` linking: the Makefile builds one object and one
+ * skeleton per concern, and each concern picks its own attach mode (tp_btf, raw_tp, classic
+ * tracepoint) and may fail to load on its own without taking the others down. So the loader
+ * (userspace/trace/loader.c) loads the objects in order and, before loading each one, points
+ * every map whose name an already-loaded object has at that object's map with
+ * bpf_map__reuse_fd(): one kernel map, several objects. Sizes are set once, on the first
+ * object, and copied to the others. */
+#ifndef LOADSCOPE_BPF_MAPS_BPF_H
+#define LOADSCOPE_BPF_MAPS_BPF_H
+
+#include "common.h"
+#include "sched.h"
+#include "sockets.h"
+
+/* thread -> its state; membership in a replica is "has an entry" (sched.h). */
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* process (tgid) -> replica: member processes, kept up to date on fork and exit. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, __u32);
+} tgid_replica SEC(".maps");
+
+/* listening TCP port (host order) -> replica: which connections are client connections. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u16);
+    __type(value, __u32);
+} listen_ports SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_REPLICAS);
+    __type(key, __u32);
+    __type(value, struct replica_acc);
+} replica_accs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_REPLICAS);
+    __type(key, __u32);
+    __type(value, struct replica_procs);
+} replica_procs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_REPLICAS *WINDOW_SLOTS);
+    __type(key, __u32);
+    __type(value, struct window_slot);
+} window_slots SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_REPLICAS);
+    __type(key, __u32);
+    __type(value, struct sock_acc);
+} sock_accs SEC(".maps");
+
+/* server-side connection (kernel socket address) -> state; deleted when the socket closes. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u64);
+    __type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* per-request records (sockets.h: head_event, span_event) */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, CNT_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+/* Window geometry, set by the loader before load (same values in every object). */
+const volatile __u64 cfg_start_ns = 0;
+const volatile __u64 cfg_window_ns = 1000000000ULL;
+/* Fallback attach modes cannot create a new thread's storage at fork (sched.bpf.c). */
+const volatile bool cfg_lazy_threads = false;
+
+static __always_inline void count_event(__u32 which)
+{
+    __u64 *c = bpf_map_lookup_elem(&counters, &which);
+    if (c)
+        __sync_fetch_and_add(c, 1);
+}
+
+static __always_inline struct thread_state *thread_of(struct task_struct *task)
+{
+    return bpf_task_storage_get(&threads, task, 0, 0);
+}
+
+/* log2 slot of v: 0 for 0, else floor(log2 v) + 1, capped (common.h: LOG2_SLOTS). */
+static __always_inline __u32 log2_slot(__u64 v)
+{
+    __u32 r = 0, shift;
+    if (!v)
+        return 0;
+    shift = (v > 0xFFFFFFFFULL) << 5; v >>= shift; r |= shift;
+    shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+    shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+    shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+    shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+    r |= (__u32)(v >> 1);
+    r += 1;
+    return r < LOG2_SLOTS ? r : LOG2_SLOTS - 1;
+}
+
+/* The thread's accounting per state up to now, open interval included. */
+static __always_inline void thread_snapshot(const struct thread_state *t, __u64 now, __u64 *out)
+{
+#pragma unroll
+    for (int i = 0; i < ACC_COUNT; i++)
+        out[i] = t->cum_ns[i];
+    __u32 s = t->state;
+    if (s < ACC_COUNT && now > t->since_ns)
+        out[s] += now - t->since_ns;
+}
+
+/* Window slot index of time `now` for a replica, or -1 before the start. */
+static __always_inline __s32 window_slot_key(__u32 replica, __u64 now)
+{
+    if (now < cfg_start_ns || !cfg_window_ns)
+        return -1;
+    __u64 w = (now - cfg_start_ns) / cfg_window_ns;
+    return (__s32)(replica * WINDOW_SLOTS + (w % WINDOW_SLOTS));
+}
+
+/* End of the window containing `now`. */
+static __always_inline __u64 window_end(__u64 now)
+{
+    __u64 w = (now - cfg_start_ns) / cfg_window_ns;
+    return cfg_start_ns + (w + 1) * cfg_window_ns;
+}
+
+/* Marks a thread busy in the current window once (busy workers per window). */
+static __always_inline void mark_busy(struct thread_state *t, __u64 now)
+{
+    if (now < t->busy_until_ns || now < cfg_start_ns || t->replica >= MAX_REPLICAS)
+        return;
+    __s32 k = window_slot_key(t->replica, now);
+    if (k < 0)
+        return;
+    __u32 key = (__u32)k;
+    struct window_slot *ws = bpf_map_lookup_elem(&window_slots, &key);
+    if (ws)
+        __sync_fetch_and_add(&ws->busy_threads, 1);
+    t->busy_until_ns = window_end(now);
+}
+
+static __always_inline void procs_add(__u32 replica, __s64 threads, __s64 forks, __s64 exits)
+{
+    struct replica_procs *p = bpf_map_lookup_elem(&replica_procs, &replica);
+    if (!p)
+        return;
+    if (threads)
+        __sync_fetch_and_add(&p->threads, threads);
+    if (forks)
+        __sync_fetch_and_add(&p->forks, forks);
+    if (exits)
+        __sync_fetch_and_add(&p->exits, exits);
+}
+
+/* The current thread's state; in fallback modes a thread of a member process that has none
+ * yet (born while only raw hooks ran) is adopted here. */
+static __always_inline struct thread_state *current_thread(struct task_struct *cur)
+{
+    struct thread_state *t = thread_of(cur);
+    if (t || !cfg_lazy_threads)
+        return t;
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u32 *r = bpf_map_lookup_elem(&tgid_replica, &tgid);
+    if (!r)
+        return 0;
+    t = bpf_task_storage_get(&threads, cur, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t) {
+        count_event(CNT_THREAD_STORAGE);
+        return 0;
+    }
+    t->replica = *r;
+    t->tgid = tgid;
+    t->state = ACC_NONE;
+    t->sc_nr = -1;
+    procs_add(*r, 1, 0, 0);
+    return t;
+}
+
+#endif

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Server-side requests, one span per request, from socket tracepoints that run in the right
+ * context without kprobes:
+ *   inet_sock_set_state SYN_RECV->ESTABLISHED on a replica's listening port: a new client
+ *       connection (its 4-tuple, handshake time); leaving ESTABLISHED ends the open span,
+ *       TCP_CLOSE forgets the connection;
+ *   sk_data_ready (softirq): request bytes arrived while no request was being read (the
+ *       span's arrival; if a response was sent, the previous request is over); on a listener,
+ *       a connection was queued: sample the accept-queue depth;
+ *   sock_recv_length (the worker's read): the first read of a request starts the span: the
+ *       worker's accounting snapshot, the receive-queue wait, and the first bytes it read
+ *       (copied from the user buffer recorded at sys_enter, see syscalls.bpf.c);
+ *   sock_send_length (the worker's write): response start, then the last send so far and the
+ *       worker's snapshot at it (the span's end if no more bytes follow);
+ *   tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: per-replica counters.
+ * A span is sent (ring buffer) when the next request arrives or is read, or at close; spans
+ * still open when tracing stops are flushed by userspace. HTTP/1.1 without pipelining:
+ * requests and responses alternate on a connection. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "conn.bpf.h"
+#include "syscall_nr.h"
+
+#define LS_TCP_ESTABLISHED 1
+#define LS_TCP_SYN_RECV 3
+#define LS_TCP_CLOSE 7
+#define LS_TCP_LISTEN 10
+#define LS_MSG_PEEK 2
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Wake the reader only when the ring is filling up; otherwise it polls every few ms, which
+ * saves a wakeup per request. */
+const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+
+static __always_inline __u64 submit_flags(void)
+{
+    return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                              : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reason)
+{
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (a)
+        __sync_fetch_and_add(&a->open_spans, -1);
+    struct span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    c->phase = PHASE_IDLE;
+    if (!e) {
+        count_event(CNT_RB_LOST_SPAN);
+        return;
+    }
+    e->type = EV_SPAN;
+    e->seq = c->seq;
+    e->conn = key;
+    e->tuple = c->tuple;
+    e->replica = c->replica;
+    e->tgid = c->tgid;
+    e->tid = c->tid;
+    e->flags = c->flags;
+    e->end_reason = reason;
+    e->established_ns = c->established_ns;
+    e->accept_ns = c->accept_ns;
+    e->arrival_ns = c->arrival_ns;
+    e->first_read_ns = c->first_read_ns;
+    e->response_start_ns = c->response_start_ns;
+    e->response_end_ns = c->last_send_ns;
+    e->bytes_in = c->bytes_in;
+    e->bytes_out = c->bytes_out;
+    if (!c->response_start_ns)
+        e->flags |= SPAN_F_NO_RESPONSE;
+    if (c->send_tid && c->send_tid != c->tid)
+        e->flags |= SPAN_F_HANDOFF;
+#pragma unroll
+    for (int i = 0; i < ACC_COUNT; i++)
+        e->acc_ns[i] = (e->flags & SPAN_F_HANDOFF) || c->snap_end[i] < c->snap_start[i]
+                           ? 0
+                           : c->snap_end[i] - c->snap_start[i];
+    bpf_ringbuf_submit(e, submit_flags());
+}
+
+/* Address and length of the first buffer of the read in flight (read, recvfrom, readv,
+ * recvmsg), or 0. */
+static __always_inline __u64 read_buffer(const struct thread_state *t, __u64 *len)
+{
+    struct {
+        __u64 base;
+        __u64 len;
+    } iov = {};
+    __u64 iovp = 0;
+    switch (t->sc_nr) {
+    case NR_read:
+    case NR_recvfrom:
+        return t->sc_arg1;
+    case NR_readv:
+        iovp = t->sc_arg1;
+        break;
+    case NR_recvmsg:
+        /* struct user_msghdr: msg_iov at offset 16 on 64-bit */
+        bpf_probe_read_user(&iovp, sizeof(iovp), (void *)(t->sc_arg1 + 16));
+        break;
+    default:
+        return 0;
+    }
+    if (!iovp || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
+        return 0;
+    if (iov.len < *len)
+        *len = iov.len;
+    return iov.base;
+}
+
+static __always_inline void capture_head(const struct thread_state *t, struct conn_state *c,
+                                         __u64 key, long ret)
+{
+    __u64 len = ret < HEAD_CAPTURE ? (__u64)ret : HEAD_CAPTURE;
+    __u64 buf = read_buffer(t, &len);
+    if (!buf || !len)
+        return;
+    struct head_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_event(CNT_RB_LOST_HEAD);
+        return;
+    }
+    e->type = EV_HEAD;
+    e->conn = key;
+    e->seq = c->seq;
+    e->pad = 0;
+    if (len > HEAD_CAPTURE)
+        len = HEAD_CAPTURE;
+    if (bpf_probe_read_user(e->data, len, (void *)buf))
+        len = 0;
+    e->len = (__u32)len;
+    bpf_ringbuf_submit(e, submit_flags());
+}
+
+static __always_inline void start_span(struct thread_state *t, struct conn_state *c, __u64 key,
+                                       long ret, __u64 now)
+{
+    c->seq++;
+    c->phase = PHASE_READING;
+    c->flags = c->seq == 1 ? SPAN_F_NEW_CONN : 0;
+    c->tgid = t->tgid;
+    c->tid = (__u32)bpf_get_current_pid_tgid();
+    c->send_tid = 0;
+    if (c->pending_arrival_ns && c->pending_arrival_ns <= now) {
+        c->arrival_ns = c->pending_arrival_ns;
+    } else {
+        c->arrival_ns = now;
+        c->flags |= SPAN_F_ARRIVAL_UNKNOWN;
+    }
+    c->pending_arrival_ns = 0;
+    c->first_read_ns = now;
+    c->response_start_ns = 0;
+    c->last_send_ns = 0;
+    c->bytes_in = ret;
+    c->bytes_out = 0;
+    thread_snapshot(t, now, c->snap_start);
+    __builtin_memcpy(c->snap_end, c->snap_start, sizeof(c->snap_end));
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (a) {
+        __u64 wait = now - c->arrival_ns;
+        __u32 slot = log2_slot(wait);
+        __sync_fetch_and_add(&a->requests, 1);
+        __sync_fetch_and_add(&a->open_spans, 1);
+        __sync_fetch_and_add(&a->recvq_wait_ns, wait);
+        if (slot < LOG2_SLOTS)
+            __sync_fetch_and_add(&a->recvq_hist[slot], 1);
+    }
+    mark_busy(t, now);
+    capture_head(t, c, key, ret);
+}
+
+static __always_inline void on_recv(struct sock *sk, long ret, int flags)
+{
+    struct thread_state *t = thread_of(bpf_get_current_task_btf());
+    if (!t)
+        return;
+    __u64 key = (__u64)sk;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c) {
+        struct sock_acc *a = sock_acc_of(t->replica);
+        if (a && ret > 0)
+            __sync_fetch_and_add(&a->down_bytes_in, ret);
+        return;
+    }
+    if (flags & LS_MSG_PEEK || ret < 0)
+        return;
+    if (ret == 0) {
+        if (c->phase != PHASE_IDLE)
+            emit_span(c, key, END_EOF);
+        return;
+    }
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (a)
+        __sync_fetch_and_add(&a->bytes_in, ret);
+    if (c->phase == PHASE_READING) {
+        c->bytes_in += ret;
+        return;
+    }
+    __u64 now = bpf_ktime_get_ns();
+    if (c->phase == PHASE_RESPONDING)
+        emit_span(c, key, END_NEXT_READ);
+    start_span(t, c, key, ret, now);
+}
+
+static __always_inline void on_send(struct sock *sk, long ret)
+{
+    struct thread_state *t = thread_of(bpf_get_current_task_btf());
+    if (!t || ret <= 0)
+        return;
+    __u64 key = (__u64)sk;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c) {
+        struct sock_acc *a = sock_acc_of(t->replica);
+        if (a)
+            __sync_fetch_and_add(&a->down_bytes_out, ret);
+        return;
+    }
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (a)
+        __sync_fetch_and_add(&a->bytes_out, ret);
+    if (c->phase == PHASE_IDLE)
+        return;
+    __u64 now = bpf_ktime_get_ns();
+    if (c->phase == PHASE_READING) {
+        c->phase = PHASE_RESPONDING;
+        c->response_start_ns = now;
+        c->send_tid = (__u32)bpf_get_current_pid_tgid();
+    }
+    c->last_send_ns = now;
+    c->bytes_out += ret;
+    thread_snapshot(t, now, c->snap_end);
+}
+
+static __always_inline void on_data_ready(const struct sock *sk)
+{
+    __u64 key = (__u64)sk;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (c) {
+        if (c->phase != PHASE_READING && !c->pending_arrival_ns) {
+            c->pending_arrival_ns = bpf_ktime_get_ns();
+            if (c->phase == PHASE_RESPONDING)
+                emit_span(c, key, END_NEXT_ARRIVAL);
+        }
+        return;
+    }
+    if (BPF_CORE_READ(sk, __sk_common.skc_state) != LS_TCP_LISTEN)
+        return;
+    __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    __u32 *r = bpf_map_lookup_elem(&listen_ports, &port);
+    if (!r)
+        return;
+    __u64 backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+    struct sock_acc *a = sock_acc_of(*r);
+    if (a) {
+        __sync_fetch_and_add(&a->backlog_samples, 1);
+        __sync_fetch_and_add(&a->backlog_sum, backlog);
+    }
+    __s32 k = window_slot_key(*r, bpf_ktime_get_ns());
+    if (k < 0)
+        return;
+    __u32 key32 = (__u32)k;
+    struct window_slot *ws = bpf_map_lookup_elem(&window_slots, &key32);
+    if (ws && backlog > ws->backlog_max)
+        ws->backlog_max = backlog;
+}
+
+static __always_inline void on_state(const struct sock *sk, int oldstate, int newstate)
+{
+    __u64 key = (__u64)sk;
+    if (newstate == LS_TCP_ESTABLISHED) {
+        if (oldstate != LS_TCP_SYN_RECV)
+            return;
+        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        __u32 *r = bpf_map_lookup_elem(&listen_ports, &port);
+        if (r)
+            conn_create(sk, *r, bpf_ktime_get_ns());
+        return;
+    }
+    if (oldstate != LS_TCP_ESTABLISHED && newstate != LS_TCP_CLOSE)
+        return;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c)
+        return;
+    if (c->phase != PHASE_IDLE)
+        emit_span(c, key, END_CLOSE);
+    if (newstate == LS_TCP_CLOSE)
+        bpf_map_delete_elem(&conns, &key);
+}
+
+static __always_inline void count_tcp(const struct sock *sk, int which)
+{
+    if (!sk)
+        return;
+    __u64 key = (__u64)sk;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c)
+        return;
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (!a)
+        return;
+    if (which == 0)
+        __sync_fetch_and_add(&a->retransmits, 1);
+    else if (which == 1)
+        __sync_fetch_and_add(&a->resets_sent, 1);
+    else
+        __sync_fetch_and_add(&a->resets_received, 1);
+}
+
+/* ---- tp_btf ---------------------------------------------------------------------------- */
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv_btf, struct sock *sk, int ret, int flags)
+{
+    on_recv(sk, ret, flags);
+    return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
+{
+    on_send(sk, ret);
+    return 0;
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(sk_data_ready_btf, const struct sock *sk)
+{
+    on_data_ready(sk);
+    return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+    on_state(sk, oldstate, newstate);
+    return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit_btf, const struct sock *sk)
+{
+    count_tcp(sk, 0);
+    return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tcp_send_reset_btf, const struct sock *sk)
+{
+    count_tcp(sk, 1);
+    return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tcp_receive_reset_btf, struct sock *sk)
+{
+    count_tcp(sk, 2);
+    return 0;
+}
+
+/* ---- raw_tp (same arguments, untyped) -------------------------------------------------- */
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(sock_recv_raw, struct sock *sk, int ret, int flags)
+{
+    on_recv(sk, ret, flags);
+    return 0;
+}
+
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(sock_send_raw, struct sock *sk, int ret, int flags)
+{
+    on_send(sk, ret);
+    return 0;
+}
+
+SEC("raw_tp/sk_data_ready")
+int BPF_PROG(sk_data_ready_raw, const struct sock *sk)
+{
+    on_data_ready(sk);
+    return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state_raw, const struct sock *sk, int oldstate, int newstate)
+{
+    on_state(sk, oldstate, newstate);
+    return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit_raw, const struct sock *sk)
+{
+    count_tcp(sk, 0);
+    return 0;
+}
+
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(tcp_send_reset_raw, const struct sock *sk)
+{
+    count_tcp(sk, 1);
+    return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(tcp_receive_reset_raw, struct sock *sk)
+{
+    count_tcp(sk, 2);
+    return 0;
+}
+
+/* ---- classic tracepoints (the records carry the socket address) ------------------------ */
+
+SEC("tp/sock/sock_recv_length")
+int sock_recv_tp(struct trace_event_raw_sock_msg_length *ctx)
+{
+    on_recv((struct sock *)ctx->sk, ctx->ret, ctx->flags);
+    return 0;
+}
+
+SEC("tp/sock/sock_send_length")
+int sock_send_tp(struct trace_event_raw_sock_msg_length *ctx)
+{
+    on_send((struct sock *)ctx->sk, ctx->ret);
+    return 0;
+}
+
+SEC("tp/sock/sk_data_ready")
+int sk_data_ready_tp(struct trace_event_raw_sk_data_ready *ctx)
+{
+    on_data_ready((const struct sock *)ctx->skaddr);
+    return 0;
+}
+
+SEC("tp/sock/inet_sock_set_state")
+int inet_sock_set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+    on_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+    return 0;
+}
+
+SEC("tp/tcp/tcp_retransmit_skb")
+int tcp_retransmit_tp(struct trace_event_raw_tcp_retransmit_skb *ctx)
+{
+    count_tcp((const struct sock *)ctx->skaddr, 0);
+    return 0;
+}
+
+SEC("tp/tcp/tcp_send_reset")
+int tcp_send_reset_tp(struct trace_event_raw_tcp_send_reset *ctx)
+{
+    count_tcp((const struct sock *)ctx->skaddr, 1);
+    return 0;
+}
+
+SEC("tp/tcp/tcp_receive_reset")
+int tcp_receive_reset_tp(struct trace_event_raw_tcp_event_sk *ctx)
+{
+    count_tcp((const struct sock *)ctx->skaddr, 2);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* Server-side connections and requests: per-connection state (sockets.bpf.c, plus accept and
+ * listen handling at syscall exit in syscalls.bpf.c), per-replica socket counters, and the
+ * records streamed to userspace through the ring buffer. */
+#ifndef LOADSCOPE_BPF_SOCKETS_H
+#define LOADSCOPE_BPF_SOCKETS_H
+
+#include "common.h"
+
+#define HEAD_CAPTURE 512 /* request bytes copied from the worker's first read */
+
+enum conn_phase {
+    PHASE_IDLE = 0,  /* no request in progress (new or kept-alive connection) */
+    PHASE_READING,   /* a request is being read: first read seen, no response byte yet */
+    PHASE_RESPONDING /* response bytes sent; ends at the next request or close */
+};
+
+/* Why a span ended (server_span.end_reason). */
+enum span_end {
+    END_NEXT_ARRIVAL = 1, /* the next request's bytes arrived on the connection */
+    END_NEXT_READ,        /* the worker read the next request */
+    END_CLOSE,            /* the connection left ESTABLISHED (close by either side) */
+    END_EOF,              /* the worker read end-of-file */
+    END_FLUSH             /* the session stopped (flushed from userspace) */
+};
+
+/* span flags */
+#define SPAN_F_ARRIVAL_UNKNOWN 0x1 /* bytes arrived before we saw them: arrival = first read */
+#define SPAN_F_NEW_CONN 0x2        /* first request on the connection: accept times valid */
+#define SPAN_F_HANDOFF 0x4         /* read and response in different threads: no CPU split */
+#define SPAN_F_NO_RESPONSE 0x8     /* ended without a response byte */
+
+struct conn_tuple {
+    __u8 family; /* AF_INET or AF_INET6 */
+    __u8 pad;
+    __u16 server_port; /* host order */
+    __u16 client_port; /* host order: the client's local port (CURLINFO_LOCAL_PORT) */
+    __u16 pad2;
+    __u8 server_addr[16]; /* IPv4 in the first 4 bytes */
+    __u8 client_addr[16];
+};
+
+struct conn_state {
+    struct conn_tuple tuple;
+    __u32 replica;
+    __u32 seq;            /* requests started on this connection */
+    __u8 phase;           /* enum conn_phase */
+    __u8 flags;           /* SPAN_F_* for the current span */
+    __u8 pad[2];
+    __u32 tgid;           /* worker that read the current request */
+    __u32 tid;
+    __u32 send_tid;       /* thread that sent its response */
+    __u64 established_ns; /* handshake done (0 when before tracing) */
+    __u64 accept_ns;      /* accept() returned it (0 when unknown) */
+    __u64 pending_arrival_ns; /* bytes arrived while no request was being read */
+    __u64 arrival_ns;
+    __u64 first_read_ns;
+    __u64 response_start_ns;
+    __u64 last_send_ns;
+    __u64 bytes_in;
+    __u64 bytes_out;
+    __u64 snap_start[ACC_COUNT]; /* worker thread's accounting at the first read */
+    __u64 snap_end[ACC_COUNT];   /* ... and at the last send */
+};
+
+/* Per replica, per CPU: cumulative socket counters (userspace takes differences). */
+struct sock_acc {
+    __u64 accepts;
+    __u64 accept_wait_ns;     /* sum of handshake-done -> accept() return */
+    __u64 accept_wait_hist[LOG2_SLOTS];
+    __u64 backlog_samples;    /* accept-queue depth sampled when a connection is queued */
+    __u64 backlog_sum;
+    __u64 requests;           /* spans started */
+    __u64 recvq_wait_ns;      /* sum of bytes arrived -> first read */
+    __u64 recvq_hist[LOG2_SLOTS];
+    __u64 bytes_in;           /* client connections */
+    __u64 bytes_out;
+    __u64 down_bytes_in;      /* other sockets of the replica's threads (downstream) */
+    __u64 down_bytes_out;
+    __u64 retransmits;
+    __u64 resets_sent;
+    __u64 resets_received;
+    __s64 open_spans;         /* spans started minus ended (a gauge, summed over CPUs) */
+};
+
+enum event_type { EV_HEAD = 1, EV_SPAN = 2 };
+
+/* The first bytes a worker read for a request. */
+struct head_event {
+    __u32 type; /* EV_HEAD */
+    __u32 len;  /* valid bytes in data */
+    __u64 conn; /* connection id (the kernel socket address) */
+    __u32 seq;
+    __u32 pad;
+    __u8 data[HEAD_CAPTURE];
+};
+
+/* One request, sent when it ends. */
+struct span_event {
+    __u32 type; /* EV_SPAN */
+    __u32 seq;
+    __u64 conn;
+    struct conn_tuple tuple;
+    __u32 replica;
+    __u32 tgid;
+    __u32 tid;
+    __u8 flags;
+    __u8 end_reason;
+    __u8 pad[2];
+    __u64 established_ns;
+    __u64 accept_ns;
+    __u64 arrival_ns;
+    __u64 first_read_ns;
+    __u64 response_start_ns;
+    __u64 response_end_ns;
+    __u64 bytes_in;
+    __u64 bytes_out;
+    __u64 acc_ns[ACC_COUNT]; /* worker's time inside the span, per accounting state */
+};
+
+#endif

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Syscalls of traced threads: the in-flight syscall per thread (number, fd, buffer, entry
+ * time: read by sched.bpf.c to name an off-CPU reason and by sockets.bpf.c to find the read
+ * buffer), per-replica count and latency histogram per syscall number, and the two syscalls
+ * that tie sockets to replicas: accept (accept-queue wait) and listen (learn a listening port).
+ *
+ * Hot path cost: an untraced thread costs one task-storage pointer check per entry and exit;
+ * nothing goes through the ring buffer. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "conn.bpf.h"
+#include "syscall_nr.h"
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct syscall_key);
+    __type(value, struct syscall_stat);
+} syscall_stats SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct syscall_stat);
+} zero_stat SEC(".maps");
+
+static __always_inline void on_enter(long nr, __u64 arg0, __u64 arg1)
+{
+    struct thread_state *t = current_thread(bpf_get_current_task_btf());
+    if (!t)
+        return;
+    t->sc_nr = (__s32)nr;
+    t->sc_arg0 = arg0;
+    t->sc_arg1 = arg1;
+    t->sc_enter_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void count_syscall(__u32 replica, __u32 nr, __u64 lat)
+{
+    struct syscall_key k = {.replica = replica, .nr = nr};
+    struct syscall_stat *s = bpf_map_lookup_elem(&syscall_stats, &k);
+    if (!s) {
+        __u32 zero = 0;
+        struct syscall_stat *z = bpf_map_lookup_elem(&zero_stat, &zero);
+        if (!z)
+            return;
+        if (bpf_map_update_elem(&syscall_stats, &k, z, BPF_NOEXIST) &&
+            !bpf_map_lookup_elem(&syscall_stats, &k)) {
+            count_event(CNT_SYSCALL_MAP_FULL);
+            return;
+        }
+        s = bpf_map_lookup_elem(&syscall_stats, &k);
+        if (!s)
+            return;
+    }
+    __u32 slot = log2_slot(lat);
+    s->count++;
+    s->total_ns += lat;
+    if (slot < LOG2_SLOTS)
+        s->hist[slot]++;
+}
+
+/* accept returned fd: the connection's accept-queue wait ends now. */
+static __always_inline void on_accept(struct task_struct *cur, struct thread_state *t, long fd,
+                                      __u64 now)
+{
+    struct sock *sk = fd_sock(cur, fd);
+    if (!sk)
+        return;
+    __u64 key = (__u64)sk;
+    struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c) {
+        /* handshake seen before its port was known (pid/cgroup replicas): learn the port */
+        __u16 port = sock_local_port(sk);
+        if (!port)
+            return;
+        __u32 r = t->replica;
+        bpf_map_update_elem(&listen_ports, &port, &r, BPF_NOEXIST);
+        c = conn_create(sk, t->replica, 0);
+        if (!c)
+            return;
+    }
+    if (c->accept_ns)
+        return;
+    c->accept_ns = now;
+    struct sock_acc *a = sock_acc_of(c->replica);
+    if (!a)
+        return;
+    __sync_fetch_and_add(&a->accepts, 1);
+    if (c->established_ns && now > c->established_ns) {
+        __u64 wait = now - c->established_ns;
+        __u32 slot = log2_slot(wait);
+        __sync_fetch_and_add(&a->accept_wait_ns, wait);
+        if (slot < LOG2_SLOTS)
+            __sync_fetch_and_add(&a->accept_wait_hist[slot], 1);
+    }
+}
+
+/* listen(fd) succeeded: its port now belongs to the replica. */
+static __always_inline void on_listen(struct task_struct *cur, struct thread_state *t, long fd)
+{
+    struct sock *sk = fd_sock(cur, fd);
+    __u16 port = sk ? sock_local_port(sk) : 0;
+    __u32 r = t->replica;
+    if (port)
+        bpf_map_update_elem(&listen_ports, &port, &r, BPF_ANY);
+}
+
+static __always_inline void on_exit(long ret)
+{
+    struct task_struct *cur = bpf_get_current_task_btf();
+    struct thread_state *t = thread_of(cur);
+    if (!t || t->sc_nr < 0)
+        return;
+    __s32 nr = t->sc_nr;
+    __u64 now = bpf_ktime_get_ns();
+    t->sc_nr = -1;
+    if (now > t->sc_enter_ns)
+        count_syscall(t->replica, (__u32)nr, now - t->sc_enter_ns);
+    if ((nr == NR_accept || nr == NR_accept4) && ret >= 0)
+        on_accept(cur, t, ret, now);
+    else if (nr == NR_listen && ret == 0)
+        on_listen(cur, t, (long)t->sc_arg0);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+{
+    on_enter(id, regs->di, regs->si);
+    return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+    on_exit(ret);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
+{
+    on_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+    return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+    on_exit(ret);
+    return 0;
+}
+
+SEC("tp/raw_syscalls/sys_enter")
+int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+    on_enter(ctx->id, ctx->args[0], ctx->args[1]);
+    return 0;
+}
+
+SEC("tp/raw_syscalls/sys_exit")
+int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+    on_exit(ctx->ret);
+    return 0;
+}

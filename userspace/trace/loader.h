@@ -1,0 +1,48 @@
+/* Opens, loads and attaches the BPF objects (one per concern in bpf/) with the best attach mode each one
+ * accepts (tp_btf, then raw_tp, then classic tracepoints), sharing maps between objects, and
+ * opens the per-CPU sampling events of the profile. */
+#ifndef LOADSCOPE_TRACE_LOADER_H
+#define LOADSCOPE_TRACE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+enum attach_mode { MODE_TP_BTF = 0, MODE_RAW_TP, MODE_TRACEPOINT, MODE_COUNT };
+
+enum bpf_part { PART_SCHED = 0, PART_SYSCALLS, PART_SOCKETS, PART_PROFILE, PART_COUNT };
+
+struct load_config {
+    uint64_t start_ns;
+    uint64_t window_ns;
+    uint32_t max_conns;
+    uint32_t ring_bytes;
+    unsigned profile_hz; /* 0: no profile object */
+};
+
+struct loader;
+
+/* Loads and attaches sched first (it creates the shared maps), then the others; a part that
+ * fails in every mode fails the whole load with a one-line reason. */
+int loader_open(const struct load_config *c, struct loader **out, struct error *err);
+
+/* Attaches the profile's perf events (one per CPU). Called after the threads are seeded. */
+int loader_start_profile(struct loader *l, struct error *err);
+
+/* Detaches every program (maps stay readable until loader_close). */
+void loader_detach(struct loader *l);
+void loader_close(struct loader *l);
+
+/* Map fds by name ("threads", "conns", "events", "stack_counts", ...), -1 when absent. */
+int loader_map_fd(const struct loader *l, const char *name);
+
+/* "sched=tp_btf syscalls=tp_btf sockets=tp_btf profile=perf_event" */
+void loader_modes(const struct loader *l, char *buf, size_t len);
+bool loader_lazy_threads(const struct loader *l);
+
+/* Kernel memory charged for all maps (memlock in /proc/self/fdinfo). */
+uint64_t loader_map_bytes(const struct loader *l);
+
+#endif

@@ -1,0 +1,268 @@
+/* A tracing session: load, seed, then one reader thread that drains the request ring buffer
+ * every few milliseconds and closes a window at each window boundary. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "common/clock.h"
+#include "trace/loader.h"
+#include "trace/profiler.h"
+#include "trace/seed.h"
+#include "trace/spans.h"
+#include "trace/trace.h"
+#include "trace/windows.h"
+
+#define POLL_MS 10 /* ring-buffer drain period: the kernel side wakes us only when it fills */
+
+struct trace_session {
+    struct trace_config cfg;
+    struct trace_sinks sinks;
+    struct loader *loader;
+    struct replica_members *members;
+    struct window_reader windows;
+    struct span_reader spans;
+    struct profile_reader *profile;
+    struct trace_totals totals;
+    struct replica_window scratch[TRACE_MAX_REPLICAS];
+    pthread_t reader;
+    bool reader_running;
+    bool stopped;
+    atomic_bool stop;
+    uint64_t start_ns;
+};
+
+const char *off_reason_name(enum off_reason r)
+{
+    static const char *const names[OFF_REASONS] = {"lock",  "downstream", "disk",
+                                                   "sleep", "idle",       "other"};
+    return (unsigned)r < OFF_REASONS ? names[r] : "?";
+}
+
+void trace_config_defaults(struct trace_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->window_ns = NS_PER_SEC;
+    c->profile_hz = 49;
+    c->max_conns = 8192;
+    c->ring_bytes = 4u << 20;
+}
+
+static int check_config(const struct trace_config *c, struct error *err)
+{
+    if (c->replica_count == 0 || c->replica_count > TRACE_MAX_REPLICAS)
+        return error_set(err, "tracing needs 1 to %d replicas (got %u)", TRACE_MAX_REPLICAS,
+                         c->replica_count);
+    if (c->window_ns < 10 * NS_PER_MS)
+        return error_set(err, "the trace window must be at least 10ms");
+    if (c->profile_hz > 10000)
+        return error_set(err, "--profile-hz must be at most 10000");
+    if (c->ring_bytes < 4096 || (c->ring_bytes & (c->ring_bytes - 1)))
+        return error_set(err, "the ring buffer size must be a power of two >= 4096");
+    if (c->max_conns < 16)
+        return error_set(err, "max connections must be at least 16");
+    for (unsigned i = 0; i < c->replica_count; i++)
+        for (unsigned k = 0; k < i; k++)
+            if (!strcmp(c->replicas[i].name, c->replicas[k].name))
+                return error_set(err, "two replicas are named '%s'", c->replicas[i].name);
+    return 0;
+}
+
+static void deliver_windows(struct trace_session *s, uint64_t now, uint64_t index)
+{
+    s->windows.index = index;
+    window_reader_close(&s->windows, now, s->scratch);
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
+        window_accumulate(&s->totals.replica[r], &s->scratch[r]);
+        s->totals.windows++;
+        if (s->sinks.on_window)
+            s->sinks.on_window(s->sinks.ctx, &s->scratch[r]);
+    }
+    if (s->profile)
+        profile_reader_refresh(s->profile);
+}
+
+static void *reader_main(void *arg)
+{
+    struct trace_session *s = arg;
+    uint64_t w = s->cfg.window_ns;
+    uint64_t next_end = s->start_ns + w;
+    while (!atomic_load(&s->stop)) {
+        uint64_t now = clock_now_ns();
+        if (now >= next_end) {
+            uint64_t index = (next_end - s->start_ns) / w - 1;
+            deliver_windows(s, now, index);
+            while (next_end <= now)
+                next_end += w;
+            continue;
+        }
+        uint64_t left_ms = (next_end - now) / NS_PER_MS;
+        span_reader_poll(&s->spans, left_ms < POLL_MS ? (int)left_ms : POLL_MS);
+    }
+    return NULL;
+}
+
+static int resolve_all(struct trace_session *s, struct error *err)
+{
+    s->members = calloc(s->cfg.replica_count, sizeof(*s->members));
+    if (!s->members)
+        return error_set(err, "out of memory");
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+        if (replica_resolve(&s->cfg.replicas[r], &s->members[r], err) < 0)
+            return -1;
+    return 0;
+}
+
+static int seed_all(struct trace_session *s, struct error *err)
+{
+    struct seed_maps maps = {loader_map_fd(s->loader, "threads"),
+                             loader_map_fd(s->loader, "tgid_replica"),
+                             loader_map_fd(s->loader, "listen_ports")};
+    if (maps.threads_fd < 0 || maps.tgids_fd < 0 || maps.ports_fd < 0)
+        return error_set(err, "the BPF objects lack their shared maps");
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+        seed_replica(&maps, r, &s->members[r], s->start_ns, &s->windows.base[r]);
+    return 0;
+}
+
+static int open_readers(struct trace_session *s, struct error *err)
+{
+    struct window_maps wm = {
+        .accs_fd = loader_map_fd(s->loader, "replica_accs"),
+        .procs_fd = loader_map_fd(s->loader, "replica_procs"),
+        .slots_fd = loader_map_fd(s->loader, "window_slots"),
+        .socks_fd = loader_map_fd(s->loader, "sock_accs"),
+        .syscalls_fd = loader_map_fd(s->loader, "syscall_stats"),
+        .counters_fd = loader_map_fd(s->loader, "counters"),
+        .tgids_fd = loader_map_fd(s->loader, "tgid_replica"),
+    };
+    if (window_reader_init(&s->windows, &wm, s->start_ns, s->cfg.window_ns,
+                           s->cfg.replica_count, err) < 0)
+        return -1;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+        memcpy(s->windows.names[r], s->cfg.replicas[r].name, REPLICA_NAME_LEN);
+    if (span_reader_init(&s->spans, loader_map_fd(s->loader, "events"), &s->sinks, err) < 0)
+        return -1;
+    if (s->cfg.profile_hz) {
+        s->profile = profile_reader_new(loader_map_fd(s->loader, "stacks"),
+                                        loader_map_fd(s->loader, "stack_counts"),
+                                        wm.tgids_fd);
+        if (!s->profile)
+            return error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+static int start(struct trace_session *s, struct error *err)
+{
+    struct trace_caps caps;
+    if (check_config(&s->cfg, err) < 0 || trace_probe(&caps, err) < 0 || resolve_all(s, err) < 0)
+        return -1;
+    s->start_ns = clock_now_ns();
+    s->totals.start_ns = s->start_ns;
+    struct load_config lc = {s->start_ns, s->cfg.window_ns, s->cfg.max_conns, s->cfg.ring_bytes,
+                             s->cfg.profile_hz};
+    if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
+        seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
+        return -1;
+    if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
+        return error_set(err, "cannot start the trace reader thread");
+    s->reader_running = true;
+    return 0;
+}
+
+int trace_start(const struct trace_config *config, const struct trace_sinks *sinks,
+                struct trace_session **out, struct error *err)
+{
+    struct trace_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return error_set(err, "out of memory");
+    s->cfg = *config;
+    if (sinks)
+        s->sinks = *sinks;
+    atomic_init(&s->stop, false);
+    if (start(s, err) < 0) {
+        trace_destroy(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+static void fill_totals(struct trace_session *s, uint64_t now)
+{
+    struct trace_totals *t = &s->totals;
+    uint64_t cnt[CNT_COUNT];
+    window_reader_counters(&s->windows, cnt, CNT_COUNT);
+    t->end_ns = now;
+    t->spans = s->spans.spans;
+    t->spans_without_head = s->spans.without_head;
+    t->lost_spans = cnt[CNT_RB_LOST_SPAN];
+    t->lost_heads = cnt[CNT_RB_LOST_HEAD];
+    t->conn_map_full = cnt[CNT_CONN_MAP_FULL];
+    t->syscall_map_full = cnt[CNT_SYSCALL_MAP_FULL];
+    t->thread_storage_failed = cnt[CNT_THREAD_STORAGE];
+    t->profile_samples = cnt[CNT_SAMPLES];
+    t->profile_stacks_lost = cnt[CNT_STACK_LOST];
+    t->profile_map_full = cnt[CNT_PROFILE_MAP_FULL];
+    t->map_bytes = loader_map_bytes(s->loader);
+    loader_modes(s->loader, t->modes, sizeof(t->modes));
+    t->replica_count = s->cfg.replica_count;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+        window_reader_session_syscalls(&s->windows, r, &t->replica[r]);
+}
+
+int trace_stop(struct trace_session *s, struct trace_totals *totals)
+{
+    if (!s->stopped) {
+        s->stopped = true;
+        atomic_store(&s->stop, true);
+        if (s->reader_running)
+            pthread_join(s->reader, NULL);
+        s->reader_running = false;
+        loader_detach(s->loader);
+        uint64_t now = clock_now_ns();
+        span_reader_poll(&s->spans, 0);
+        span_reader_flush_open(&s->spans, loader_map_fd(s->loader, "conns"), now);
+        if (now > s->windows.last_ns)
+            deliver_windows(s, now, (now - s->start_ns) / s->cfg.window_ns);
+        fill_totals(s, now);
+    }
+    if (totals)
+        *totals = s->totals;
+    return 0;
+}
+
+int trace_profile_write_folded(struct trace_session *s, unsigned replica, FILE *out,
+                               struct error *err)
+{
+    if (!s->profile)
+        return error_set(err, "profiling was off (--profile-hz 0)");
+    if (replica >= s->cfg.replica_count)
+        return error_set(err, "no replica %u", replica);
+    return profile_reader_write(s->profile, replica, out, err);
+}
+
+const struct replica_members *trace_replica_members(const struct trace_session *s,
+                                                    unsigned replica)
+{
+    return replica < s->cfg.replica_count && s->members ? &s->members[replica] : NULL;
+}
+
+void trace_destroy(struct trace_session *s)
+{
+    if (!s)
+        return;
+    if (s->reader_running) {
+        atomic_store(&s->stop, true);
+        pthread_join(s->reader, NULL);
+    }
+    profile_reader_free(s->profile);
+    span_reader_free(&s->spans);
+    window_reader_free(&s->windows);
+    loader_close(s->loader);
+    free(s->members);
+    free(s);
+}

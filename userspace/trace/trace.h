@@ -1,0 +1,113 @@
+/* Server-side tracing with libbpf: per replica, per window aggregates (window.h) and one
+ * record per request (span.h), plus CPU stack samples as folded stacks.
+ *
+ *   struct trace_caps caps;
+ *   if (trace_probe(&caps, &err) < 0) -> client-only, print err.msg (one line: why)
+ *   trace_start(&config, &sinks, &session, &err);   // sinks called from the reader thread
+ *   ... load runs ...
+ *   trace_stop(session, &totals);                    // last window flushed, losses counted
+ *   trace_profile_write_folded(session, replica, file, &err);
+ *   trace_destroy(session);
+ *
+ * Memory is bounded (trace_config limits; see TRACE_MEMORY_TEXT) whatever the run length. */
+#ifndef LOADSCOPE_TRACE_TRACE_H
+#define LOADSCOPE_TRACE_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "trace/replica.h"
+#include "trace/span.h"
+#include "trace/window.h"
+
+#define TRACE_MAX_REPLICAS 16
+
+/* What this host allows. trace_probe() fills every field it can and returns -1 with a
+ * one-line reason in err when tracing cannot run. */
+struct trace_caps {
+    bool privileged;      /* root, or CAP_BPF + CAP_PERFMON */
+    bool btf;             /* /sys/kernel/btf/vmlinux */
+    bool tracefs;         /* tracefs mounted (trace_probe mounts it when missing) */
+    bool tracefs_mounted_now;
+    bool tp_btf;          /* attach types that loaded and attached a trivial program */
+    bool raw_tp;
+    bool tracepoint;
+    bool fentry;          /* informative: not used */
+    bool perf_event;
+    bool ringbuf;
+    bool task_storage;
+};
+
+int trace_probe(struct trace_caps *caps, struct error *err);
+
+/* Bounded sizes (defaults in trace_config_defaults). */
+struct trace_config {
+    struct replica_spec replicas[TRACE_MAX_REPLICAS];
+    unsigned replica_count;
+    uint64_t window_ns;   /* default 1 s */
+    unsigned profile_hz;  /* stack samples per second per CPU; 0 = no profile (default 49) */
+    uint32_t max_conns;   /* tracked server connections (default 8192, ~400 B each) */
+    uint32_t ring_bytes;  /* ring buffer for request records (default 4 MiB, power of 2) */
+};
+
+void trace_config_defaults(struct trace_config *c);
+
+/* Called from the tracer's reader thread, in time order per replica. Must not block long. */
+struct trace_sinks {
+    void *ctx;
+    void (*on_span)(void *ctx, const struct server_span *span);
+    void (*on_window)(void *ctx, const struct replica_window *window);
+};
+
+/* Totals for the whole session. */
+struct trace_totals {
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint64_t spans;               /* delivered to on_span */
+    uint64_t windows;             /* delivered to on_window (all replicas) */
+    uint64_t lost_spans;          /* ring buffer full */
+    uint64_t lost_heads;          /* ring buffer full: request bytes not captured */
+    uint64_t spans_without_head;  /* spans whose request bytes were never seen */
+    uint64_t conn_map_full;       /* connections not tracked (max_conns reached) */
+    uint64_t syscall_map_full;
+    uint64_t thread_storage_failed;
+    uint64_t profile_samples;
+    uint64_t profile_stacks_lost; /* samples whose stack could not be stored */
+    uint64_t profile_map_full;
+    uint64_t map_bytes;           /* kernel memory of the BPF maps (memlock accounting) */
+    char modes[160];              /* attach modes used, e.g. "sched=tp_btf syscalls=tp_btf" */
+    /* the whole session per replica, as one window (syscalls: top by total time) */
+    struct replica_window replica[TRACE_MAX_REPLICAS];
+    unsigned replica_count;
+};
+
+struct trace_session;
+
+int trace_start(const struct trace_config *config, const struct trace_sinks *sinks,
+                struct trace_session **out, struct error *err);
+
+/* Detaches, flushes the last (partial) window and the requests still open, joins the reader
+ * thread. The session stays readable (profile) until trace_destroy. */
+int trace_stop(struct trace_session *s, struct trace_totals *totals);
+
+/* Folded stacks of one replica ("comm;frame;...;frame count" lines, root first, kernel
+ * frames suffixed "_[k]"), for flame graphs. Only after trace_stop. */
+int trace_profile_write_folded(struct trace_session *s, unsigned replica, FILE *out,
+                               struct error *err);
+
+/* Processes of a replica at the start (for reports). */
+const struct replica_members *trace_replica_members(const struct trace_session *s,
+                                                    unsigned replica);
+
+void trace_destroy(struct trace_session *s);
+
+/* The bounded memory, for --help texts. */
+#define TRACE_MEMORY_TEXT                                                                    \
+    "Kernel memory is bounded: connections 8192 x ~400 B (--max-conns), request ring\n"      \
+    "buffer 4 MiB, syscall stats 1024 (replica, syscall) pairs x 336 B per CPU, profile\n"   \
+    "8192 stacks x 512 B + 16384 counters, per-thread state ~136 B per traced thread;\n"     \
+    "about 12 MiB plus 0.4 MiB per CPU in all. Userspace keeps per-window state only.\n"
+
+#endif
