@@ -227,6 +227,16 @@ static int parse_thresholds(const struct scenario *sc, const struct stats *s,
     return 0;
 }
 
+/* Threshold syntax is checked before anything touches the network. */
+static int check_thresholds(const struct scenario *sc, struct error *err)
+{
+    struct threshold t;
+    for (size_t i = 0; i < sc->threshold_count; i++)
+        if (threshold_parse(sc->thresholds[i], &t, err) < 0)
+            return -1;
+    return 0;
+}
+
 static void on_record(void *ctx, const struct client_record *r)
 {
     stats_shard_add(ctx, r);
@@ -460,7 +470,8 @@ int cmd_run(int argc, char **argv)
         code = EXIT_OK;
         goto done;
     }
-    if (build_scenario(&args, &sc, &err) < 0 || target_resolve(&sc, &err) < 0)
+    if (build_scenario(&args, &sc, &err) < 0 || check_thresholds(&sc, &err) < 0 ||
+        target_resolve(&sc, &err) < 0)
         goto fail;
     if (sc.check && target_check(&sc, CHECK_TIMEOUT_NS, &err) < 0)
         goto fail;
