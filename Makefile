@@ -162,6 +162,9 @@ $(BUILD)/obj/tests/%.o $(BUILD)/san/tests/%.o: CPPFLAGS += $(TEST_CFLAGS)
 
 # Files embedded with .incbin: rebuild when they change.
 $(call obj,userspace/store/schema_sql.S) $(call san_obj,userspace/store/schema_sql.S): userspace/store/schema.sql
+HTML_ASSETS := userspace/report/html_template.html userspace/report/html_report.css \
+               userspace/report/html_report.js /usr/share/javascript/chart.js/chart.min.js
+$(call obj,userspace/report/html_assets.S) $(call san_obj,userspace/report/html_assets.S): $(HTML_ASSETS)
 
 $(BUILD)/bpf $(BUILD)/skel:
 	@mkdir -p $@

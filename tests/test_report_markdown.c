@@ -218,8 +218,9 @@ Test(report_markdown, hostile_strings_stay_text_in_a_real_renderer)
 {
     if (!gfm_available())
         cr_skip_test("cmark-gfm not installed (tools/install-deps.sh installs it)");
-    const char *fixtures[] = {"report-sample.json", "report-client-only.json"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *fixtures[] = {"report-sample.json", "report-client-only.json",
+                              "report-hostile.json"};
+    for (size_t i = 0; i < 3; i++) {
         char dir[256];
         tmpdir_make("markdown", dir, sizeof(dir));
         char *md = render_fixture(fixtures[i]);
@@ -233,7 +234,11 @@ Test(report_markdown, hostile_strings_stay_text_in_a_real_renderer)
                                       " or tbody/tr[count(td) != count(../../thead/tr/th)]])"),
                      0, "%s: a table row with the wrong number of cells", fixtures[i]);
         cr_expect_gt(xpath_count(doc, "//table"), 1);
-        if (i == 0) {
+        if (i == 2)
+            cr_expect_gt(xpath_count(doc, "//td[contains(., concat('<img src=x onerror=alert(1)>"
+                                          "</script><script>alert(2)</script>\"', \"'|`*_\"))]"),
+                         4, "the payload is shown whole, as text");
+        else if (i == 0) {
             cr_expect_eq(xpath_count(doc, "//td[text()='GET /health<script>alert(\"x\")"
                                           "</script><img src=x onerror=alert(1)>']"), 1,
                          "the endpoint name is shown as text");

@@ -1,0 +1,294 @@
+#include "report/html.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "common/json_writer.h"
+#include "report/flamegraph.h"
+
+#define REPORT_SCHEMA 1
+/* The JSON writer tracks JSON_MAX_DEPTH levels; deeper documents are refused, not mangled. */
+#define MAX_DOCUMENT_DEPTH (JSON_MAX_DEPTH - 2)
+
+/* html_assets.S */
+extern const char html_asset_template[];
+extern const char html_asset_css[];
+extern const char html_asset_js[];
+extern const char html_asset_chartjs[];
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
+
+/* Writes text escaped for HTML text and attribute values; invalid UTF-8 and control
+ * characters become U+FFFD. */
+static void html_text(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len = strlen(str);
+    for (size_t i = 0; i < len;) {
+        size_t n = json_utf8_sequence(s + i, len - i);
+        unsigned char c = s[i];
+        if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F) {
+            fputs("\xEF\xBF\xBD", out);
+            i += n ? n : 1;
+            continue;
+        }
+        switch (c) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fwrite(s + i, 1, n, out);
+        }
+        i += n;
+    }
+}
+
+/* ---- the document ------------------------------------------------------------------------- */
+
+static int depth_of(const cJSON *item)
+{
+    int deepest = 0;
+    for (const cJSON *c = item->child; c; c = c->next) {
+        int d = depth_of(c);
+        if (d > deepest)
+            deepest = d;
+        if (deepest > MAX_DOCUMENT_DEPTH)
+            break;
+    }
+    return (cJSON_IsArray(item) || cJSON_IsObject(item)) ? deepest + 1 : 0;
+}
+
+static cJSON *parse_document(const char *json, size_t len, struct error *err)
+{
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    const cJSON *schema = get(doc, "schema");
+    const char *problem = NULL;
+    if (!doc) {
+        error_set(err, "report document: not valid JSON (at byte %zu)",
+                  end ? (size_t)(end - json) : (size_t)0);
+        return NULL;
+    }
+    if (!cJSON_IsObject(doc))
+        problem = "not a JSON object";
+    else if (!schema)
+        problem = "no schema version";
+    else if (!cJSON_IsNumber(schema) || schema->valuedouble < 1 ||
+             schema->valuedouble > REPORT_SCHEMA)
+        problem = "unknown schema version";
+    else if (depth_of(doc) > MAX_DOCUMENT_DEPTH)
+        problem = "nested too deeply";
+    if (problem) {
+        error_set(err, "report document: %s (this loadscope reads schema %d)", problem,
+                  REPORT_SCHEMA);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* Re-serializes the parsed document with the JSON writer, which escapes '<', '>', '&' and
+ * U+2028/9 and replaces invalid UTF-8: whatever the input text was, the output cannot end the
+ * <script> block it sits in. */
+static void emit_json(struct json_writer *w, const cJSON *item)
+{
+    const cJSON *c;
+    if (cJSON_IsObject(item)) {
+        json_object_begin(w);
+        for (c = item->child; c; c = c->next) {
+            json_key(w, c->string ? c->string : "");
+            emit_json(w, c);
+        }
+        json_object_end(w);
+    } else if (cJSON_IsArray(item)) {
+        json_array_begin(w);
+        for (c = item->child; c; c = c->next)
+            emit_json(w, c);
+        json_array_end(w);
+    } else if (cJSON_IsString(item)) {
+        json_string(w, item->valuestring);
+    } else if (cJSON_IsNumber(item)) {
+        json_double(w, item->valuedouble);
+    } else if (cJSON_IsBool(item)) {
+        json_bool(w, cJSON_IsTrue(item));
+    } else {
+        json_null(w);
+    }
+}
+
+/* ---- flame graphs ------------------------------------------------------------------------- */
+
+/* The profile's "folded" pairs as stacks; malformed pairs are counted, not drawn. */
+static struct folded_stack *profile_stacks(const cJSON *folded, size_t *n, size_t *bad)
+{
+    int total = cJSON_IsArray(folded) ? cJSON_GetArraySize(folded) : 0;
+    struct folded_stack *stacks = malloc((size_t)(total > 0 ? total : 1) * sizeof(*stacks));
+    *n = *bad = 0;
+    if (!stacks)
+        return NULL;
+    const cJSON *pair, *list = total > 0 ? folded : NULL;
+    cJSON_ArrayForEach(pair, list) {
+        const cJSON *stack = cJSON_GetArrayItem(pair, 0), *count = cJSON_GetArrayItem(pair, 1);
+        if (!cJSON_IsArray(pair) || !cJSON_IsString(stack) || !cJSON_IsNumber(count) ||
+            !(count->valuedouble >= 0 && count->valuedouble < 1.8e19)) {
+            (*bad)++;
+            continue;
+        }
+        stacks[(*n)++] = (struct folded_stack){stack->valuestring, (uint64_t)count->valuedouble};
+    }
+    return stacks;
+}
+
+static int write_flamegraph(FILE *out, const cJSON *profile, const char *nonce,
+                            struct error *err)
+{
+    const cJSON *replica = get(profile, "replica"), *samples = get(profile, "samples");
+    const char *name = cJSON_IsString(replica) ? replica->valuestring : "?";
+    size_t n, bad;
+    struct folded_stack *stacks = profile_stacks(get(profile, "folded"), &n, &bad);
+    if (!stacks)
+        return error_set(err, "HTML report: out of memory");
+    uint64_t in_stacks = 0;
+    for (size_t i = 0; i < n; i++)
+        in_stacks += stacks[i].count;
+    fputs("<figure class=\"flame\"><figcaption>Replica ", out);
+    html_text(out, name);
+    /* samples taken but not in a stack (lost, unsymbolized) are said, not hidden */
+    if (cJSON_IsNumber(samples) && samples->valuedouble != (double)in_stacks)
+        fprintf(out, " \xC2\xB7 %.0f samples taken, %" PRIu64 " with a stack",
+                samples->valuedouble, in_stacks);
+    if (bad)
+        fprintf(out, " \xC2\xB7 %zu malformed stack%s ignored", bad, bad == 1 ? "" : "s");
+    fputs("</figcaption>\n", out);
+    char title[300];
+    snprintf(title, sizeof(title), "CPU profile: %s", name);
+    struct flamegraph_options opts = {.inline_html = true, .script_nonce = nonce};
+    int rc = flamegraph_svg_write(out, title, stacks, n, &opts, err);
+    fputs("</figure>\n", out);
+    free(stacks);
+    return rc;
+}
+
+static int write_flamegraphs(FILE *out, const cJSON *doc, const char *nonce, struct error *err)
+{
+    const cJSON *profiles = get(doc, "profiles"), *p;
+    if (!cJSON_IsArray(profiles))
+        return 0;
+    cJSON_ArrayForEach(p, profiles)
+        if (cJSON_IsObject(p) && write_flamegraph(out, p, nonce, err) != 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the page ----------------------------------------------------------------------------- */
+
+/* Text going inside <script> must not contain "</script" or "<!--" (which would end the
+ * element or change how it is parsed); the embedded assets are checked, not trusted. */
+static bool script_safe(const char *s)
+{
+    for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<'))
+        if (strncasecmp(p, "</script", 8) == 0 || strncmp(p, "<!--", 4) == 0)
+            return false;
+    return true;
+}
+
+static int make_nonce(char *buf, size_t len, struct error *err)
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return error_set(err, "HTML report: no random bytes for the script nonce: %s",
+                         strerror(errno));
+    for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static void write_title(FILE *out, const cJSON *doc)
+{
+    const cJSON *id = get(get(doc, "run"), "id");
+    fputs("loadscope report \xE2\x80\x94 ", out);
+    html_text(out, cJSON_IsString(id) ? id->valuestring : "run");
+}
+
+static int write_marker(FILE *out, const char *name, size_t len, const cJSON *doc,
+                        const char *nonce, struct error *err)
+{
+#define IS(m) (len == sizeof(m) - 1 && memcmp(name, m, len) == 0)
+    if (IS("NONCE")) {
+        fputs(nonce, out);
+    } else if (IS("TITLE")) {
+        write_title(out, doc);
+    } else if (IS("CSS")) {
+        fputs(html_asset_css, out);
+    } else if (IS("CHARTJS")) {
+        fputs(html_asset_chartjs, out);
+    } else if (IS("REPORT_JS")) {
+        fputs(html_asset_js, out);
+    } else if (IS("DATA")) {
+        struct json_writer w;
+        json_init(&w, out, false);
+        emit_json(&w, doc);
+    } else if (IS("FLAMEGRAPHS")) {
+        return write_flamegraphs(out, doc, nonce, err);
+    } else {
+        return error_set(err, "HTML report template: unknown marker {{%.*s}}", (int)len, name);
+    }
+    return 0;
+#undef IS
+}
+
+int html_write(FILE *out, const char *document_json, size_t len, struct error *err)
+{
+    if (!script_safe(html_asset_chartjs) || !script_safe(html_asset_js))
+        return error_set(err, "HTML report: an embedded script contains </script or <!--");
+    cJSON *doc = parse_document(document_json, len, err);
+    if (!doc)
+        return -1;
+    char nonce[40];
+    int rc = make_nonce(nonce, sizeof(nonce), err);
+    const char *t = html_asset_template;
+    while (rc == 0) {
+        const char *open = strstr(t, "{{");
+        if (!open) {
+            fputs(t, out);
+            break;
+        }
+        const char *close = strstr(open + 2, "}}");
+        if (!close) {
+            rc = error_set(err, "HTML report template: unclosed marker");
+            break;
+        }
+        fwrite(t, 1, (size_t)(open - t), out);
+        rc = write_marker(out, open + 2, (size_t)(close - open - 2), doc, nonce, err);
+        t = close + 2;
+    }
+    cJSON_Delete(doc);
+    if (rc == 0 && (fflush(out) != 0 || ferror(out)))
+        rc = error_set(err, "writing the HTML report: %s", strerror(errno));
+    return rc;
+}
+
+int html_report_write(const char *path, const char *document_json, size_t len,
+                      struct error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return error_set(err, "cannot create %s: %s", path, strerror(errno));
+    int rc = html_write(f, document_json, len, err);
+    if (rc != 0)
+        error_prefix(err, "%s", path);
+    if (fclose(f) != 0 && rc == 0)
+        rc = error_set(err, "writing %s: %s", path, strerror(errno));
+    return rc;
+}
