@@ -2,49 +2,44 @@
 
 #include <string.h>
 
+#include "store/row_codec.h"
+
 #define CLIENT_QUEUE_RECORDS (1u << 17) /* per engine thread: > 1 s at 100k req/s */
 
-static const char insert_sql[] =
-    "INSERT INTO client_requests(request_id, endpoint, host, thread, intended_ns, start_ns,"
-    " end_ns, connect_us, tls_us, ttfb_us, total_us, bytes_in, bytes_out, users, status,"
-    " failure, local_port, reused, error_code) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+#define REC_FIELD(type, member) FIELD(type, struct client_record, member, #member)
 
-static const char select_sql[] =
-    "SELECT request_id, endpoint, host, thread, intended_ns, start_ns, end_ns, connect_us,"
-    " tls_us, ttfb_us, total_us, bytes_in, bytes_out, users, status, failure, local_port,"
-    " reused, error_code FROM client_requests ORDER BY end_ns, request_id";
+static const struct field client_fields[] = {
+    REC_FIELD(FIELD_U64, request_id),  REC_FIELD(FIELD_U16, endpoint),
+    REC_FIELD(FIELD_U16, host),        REC_FIELD(FIELD_U8, thread),
+    REC_FIELD(FIELD_U64, intended_ns), REC_FIELD(FIELD_U64, start_ns),
+    REC_FIELD(FIELD_U64, end_ns),      REC_FIELD(FIELD_U32, connect_us),
+    REC_FIELD(FIELD_U32, tls_us),      REC_FIELD(FIELD_U32, ttfb_us),
+    REC_FIELD(FIELD_U32, total_us),    REC_FIELD(FIELD_U32, bytes_in),
+    REC_FIELD(FIELD_U32, bytes_out),   REC_FIELD(FIELD_U32, users),
+    REC_FIELD(FIELD_U16, status),      REC_FIELD(FIELD_U8, failure),
+    REC_FIELD(FIELD_U16, local_port),  REC_FIELD(FIELD_U8, reused),
+    REC_FIELD(FIELD_U8, error_code),
+};
+#define CLIENT_FIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
+
+const struct field *client_table_fields(size_t *count)
+{
+    *count = CLIENT_FIELDS;
+    return client_fields;
+}
 
 static int bind_record(sqlite3_stmt *st, const void *item)
 {
-    const struct client_record *r = item;
-    int i = 1;
-    sqlite3_bind_int64(st, i++, (sqlite3_int64)r->request_id);
-    sqlite3_bind_int(st, i++, r->endpoint);
-    sqlite3_bind_int(st, i++, r->host);
-    sqlite3_bind_int(st, i++, r->thread);
-    sqlite3_bind_int64(st, i++, (sqlite3_int64)r->intended_ns);
-    sqlite3_bind_int64(st, i++, (sqlite3_int64)r->start_ns);
-    sqlite3_bind_int64(st, i++, (sqlite3_int64)r->end_ns);
-    sqlite3_bind_int64(st, i++, r->connect_us);
-    sqlite3_bind_int64(st, i++, r->tls_us);
-    sqlite3_bind_int64(st, i++, r->ttfb_us);
-    sqlite3_bind_int64(st, i++, r->total_us);
-    sqlite3_bind_int64(st, i++, r->bytes_in);
-    sqlite3_bind_int64(st, i++, r->bytes_out);
-    sqlite3_bind_int64(st, i++, r->users);
-    sqlite3_bind_int(st, i++, r->status);
-    sqlite3_bind_int(st, i++, r->failure);
-    sqlite3_bind_int(st, i++, r->local_port);
-    sqlite3_bind_int(st, i++, r->reused);
-    sqlite3_bind_int(st, i++, r->error_code);
+    codec_bind(st, client_fields, CLIENT_FIELDS, item);
     return 0;
 }
 
 int client_table_add_stream(struct store *s, unsigned engine_threads, struct error *err)
 {
+    char sql[1024];
     struct store_stream_def def = {
         .name = "client_requests",
-        .sql = insert_sql,
+        .sql = codec_insert_sql(sql, sizeof(sql), "client_requests", client_fields, CLIENT_FIELDS),
         .record_size = sizeof(struct client_record),
         .producers = engine_threads,
         .queue_capacity = CLIENT_QUEUE_RECORDS,
@@ -91,42 +86,20 @@ int client_table_add_endpoint(struct store *s, unsigned index, const char *metho
                       index, method, name, path, weight, err);
 }
 
-static void read_record(sqlite3_stmt *st, struct client_record *r)
-{
-    memset(r, 0, sizeof(*r));
-    int i = 0;
-    r->request_id = (uint64_t)sqlite3_column_int64(st, i++);
-    r->endpoint = (uint16_t)sqlite3_column_int(st, i++);
-    r->host = (uint16_t)sqlite3_column_int(st, i++);
-    r->thread = (uint8_t)sqlite3_column_int(st, i++);
-    r->intended_ns = (uint64_t)sqlite3_column_int64(st, i++);
-    r->start_ns = (uint64_t)sqlite3_column_int64(st, i++);
-    r->end_ns = (uint64_t)sqlite3_column_int64(st, i++);
-    r->connect_us = (uint32_t)sqlite3_column_int64(st, i++);
-    r->tls_us = (uint32_t)sqlite3_column_int64(st, i++);
-    r->ttfb_us = (uint32_t)sqlite3_column_int64(st, i++);
-    r->total_us = (uint32_t)sqlite3_column_int64(st, i++);
-    r->bytes_in = (uint32_t)sqlite3_column_int64(st, i++);
-    r->bytes_out = (uint32_t)sqlite3_column_int64(st, i++);
-    r->users = (uint32_t)sqlite3_column_int64(st, i++);
-    r->status = (uint16_t)sqlite3_column_int(st, i++);
-    r->failure = (uint8_t)sqlite3_column_int(st, i++);
-    r->local_port = (uint16_t)sqlite3_column_int(st, i++);
-    r->reused = (uint8_t)sqlite3_column_int(st, i++);
-    r->error_code = (uint8_t)sqlite3_column_int(st, i++);
-}
-
 int client_table_each(struct store *s, int (*fn)(void *ctx, const struct client_record *r),
                       void *ctx, struct error *err)
 {
     sqlite3 *db = store_db(s);
+    char sql[1024];
+    codec_select_sql(sql, sizeof(sql), "client_requests", client_fields, CLIENT_FIELDS);
+    strncat(sql, " ORDER BY end_ns, request_id", sizeof(sql) - strlen(sql) - 1);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, select_sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return error_set(err, "sqlite: %s", sqlite3_errmsg(db));
     int rc, result = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct client_record r;
-        read_record(st, &r);
+        codec_read(st, client_fields, CLIENT_FIELDS, &r, sizeof(r));
         result = fn(ctx, &r);
         if (result)
             break;

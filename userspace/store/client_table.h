@@ -5,6 +5,7 @@
 #define LOADSCOPE_STORE_CLIENT_TABLE_H
 
 #include "load/record.h"
+#include "store/row_codec.h"
 #include "store/store.h"
 
 /* Adds the client_requests stream: one queue per engine thread (producer = record.thread). */
@@ -20,5 +21,8 @@ int client_table_add_endpoint(struct store *s, unsigned index, const char *metho
  * Returns 0, fn's non-zero value, or -1 on a database error. */
 int client_table_each(struct store *s, int (*fn)(void *ctx, const struct client_record *r),
                       void *ctx, struct error *err);
+
+/* The column list of client_requests, for joins (store/matches.c). */
+const struct field *client_table_fields(size_t *count);
 
 #endif

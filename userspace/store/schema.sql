@@ -59,3 +59,108 @@ CREATE TABLE IF NOT EXISTS losses (
     stream TEXT PRIMARY KEY,
     count  INTEGER NOT NULL
 );
+
+-- Traced replicas (trace/replica.h), in configuration order (server tables' replica index).
+CREATE TABLE IF NOT EXISTS replicas (
+    replica INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL,
+    spec    TEXT NOT NULL,    -- "port:8000", "pid:1234", "cgroup:/sys/fs/cgroup/..."
+    pids    TEXT NOT NULL,    -- space-separated processes found when tracing started
+    cores   REAL NOT NULL     -- CPUs the replica may run on (affinity), for saturation
+);
+
+-- One row per server-side request (trace/span.h: struct server_span).
+CREATE TABLE IF NOT EXISTS server_spans (
+    span_id           INTEGER PRIMARY KEY,
+    conn_id           INTEGER NOT NULL,
+    seq               INTEGER NOT NULL,  -- request number on its connection
+    replica           INTEGER NOT NULL,
+    tgid              INTEGER NOT NULL,  -- worker process / thread that read the request
+    tid               INTEGER NOT NULL,
+    end_reason        INTEGER NOT NULL,
+    flags             INTEGER NOT NULL,  -- SPAN_* bits
+    family            INTEGER NOT NULL,  -- 4 or 6
+    server_addr       TEXT NOT NULL,
+    server_port       INTEGER NOT NULL,
+    client_addr       TEXT NOT NULL,
+    client_port       INTEGER NOT NULL,  -- = client_requests.local_port for a direct request
+    established_ns    INTEGER NOT NULL,  -- 0 when unknown (kept-alive connection)
+    accept_ns         INTEGER NOT NULL,
+    arrival_ns        INTEGER NOT NULL,
+    first_read_ns     INTEGER NOT NULL,
+    response_start_ns INTEGER NOT NULL,
+    response_end_ns   INTEGER NOT NULL,
+    oncpu_ns          INTEGER NOT NULL,  -- worker thread time between first read and last send
+    runq_ns           INTEGER NOT NULL,
+    off_lock_ns       INTEGER NOT NULL,
+    off_downstream_ns INTEGER NOT NULL,
+    off_disk_ns       INTEGER NOT NULL,
+    off_sleep_ns      INTEGER NOT NULL,
+    off_idle_ns       INTEGER NOT NULL,
+    off_other_ns      INTEGER NOT NULL,
+    bytes_in          INTEGER NOT NULL,
+    bytes_out         INTEGER NOT NULL,
+    request_id        INTEGER,           -- X-Request-Id as a number, NULL when absent
+    request_id_text   TEXT NOT NULL,
+    method            TEXT NOT NULL,
+    path              TEXT NOT NULL
+);
+
+-- What each replica did in each window (trace/window.h: struct replica_window). Histograms
+-- are BLOBs of 40 little-endian uint32 log2 slots (slot i: [2^(i-1), 2^i) ns).
+CREATE TABLE IF NOT EXISTS replica_windows (
+    replica INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+    processes INTEGER NOT NULL, threads INTEGER NOT NULL, busy_threads INTEGER NOT NULL,
+    oncpu_ns INTEGER NOT NULL, runq_ns INTEGER NOT NULL,
+    off_lock_ns INTEGER NOT NULL, off_downstream_ns INTEGER NOT NULL,
+    off_disk_ns INTEGER NOT NULL, off_sleep_ns INTEGER NOT NULL,
+    off_idle_ns INTEGER NOT NULL, off_other_ns INTEGER NOT NULL,
+    switches INTEGER NOT NULL, involuntary_switches INTEGER NOT NULL,
+    runq_waits INTEGER NOT NULL, runq_hist BLOB NOT NULL,
+    forks INTEGER NOT NULL, exits INTEGER NOT NULL,
+    accepts INTEGER NOT NULL, accept_wait_ns INTEGER NOT NULL, accept_wait_hist BLOB NOT NULL,
+    accept_queue_samples INTEGER NOT NULL, accept_queue_sum INTEGER NOT NULL,
+    accept_queue_max INTEGER NOT NULL,
+    requests INTEGER NOT NULL, recvq_wait_ns INTEGER NOT NULL, recvq_hist BLOB NOT NULL,
+    open_spans INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    downstream_bytes_in INTEGER NOT NULL, downstream_bytes_out INTEGER NOT NULL,
+    retransmits INTEGER NOT NULL, resets_sent INTEGER NOT NULL, resets_received INTEGER NOT NULL,
+    host_listen_overflows INTEGER NOT NULL, host_listen_drops INTEGER NOT NULL,
+    lost_spans INTEGER NOT NULL, lost_heads INTEGER NOT NULL, lost_other INTEGER NOT NULL,
+    syscalls INTEGER NOT NULL, syscall_kinds INTEGER NOT NULL,
+    PRIMARY KEY (replica, start_ns)
+);
+
+-- Per replica and window, the syscalls with the most time (count, latency sum, histogram).
+CREATE TABLE IF NOT EXISTS syscall_windows (
+    replica  INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    nr       INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    total_ns INTEGER NOT NULL,
+    hist     BLOB NOT NULL
+);
+
+-- CPU stack samples per replica, folded ("comm;frame;...;frame", root first).
+CREATE TABLE IF NOT EXISTS stacks (
+    replica INTEGER NOT NULL,
+    stack   TEXT NOT NULL,
+    count   INTEGER NOT NULL
+);
+
+-- The load generator watching itself, per second of the run.
+CREATE TABLE IF NOT EXISTS generator_seconds (
+    second     INTEGER PRIMARY KEY,
+    busy       REAL NOT NULL,     -- busiest engine thread's CPU share (0..1)
+    sends      INTEGER NOT NULL,  -- open loop: sends due
+    late_sends INTEGER NOT NULL
+);
+
+-- The correlator's join: client request -> the server span that served it (method 1 =
+-- X-Request-Id, 2 = 4-tuple). Through a proxy, the deepest span (the backend's) is kept.
+CREATE TABLE IF NOT EXISTS request_matches (
+    request_id      INTEGER PRIMARY KEY,
+    span_id         INTEGER NOT NULL,
+    method          INTEGER NOT NULL
+);
