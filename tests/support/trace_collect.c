@@ -1,0 +1,104 @@
+#include "support/trace_collect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void on_span(void *ctx, const struct server_span *s)
+{
+    struct trace_collect *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    if (c->nspans == c->span_cap) {
+        size_t cap = c->span_cap ? c->span_cap * 2 : 64;
+        struct server_span *n = realloc(c->spans, cap * sizeof(*n));
+        if (n) {
+            c->spans = n;
+            c->span_cap = cap;
+        }
+    }
+    if (c->nspans < c->span_cap)
+        c->spans[c->nspans++] = *s;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_window(void *ctx, const struct replica_window *w)
+{
+    struct trace_collect *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    if (c->nwindows == c->window_cap) {
+        size_t cap = c->window_cap ? c->window_cap * 2 : 16;
+        struct replica_window *n = realloc(c->windows, cap * sizeof(*n));
+        if (n) {
+            c->windows = n;
+            c->window_cap = cap;
+        }
+    }
+    if (c->nwindows < c->window_cap)
+        c->windows[c->nwindows++] = *w;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void trace_collect_init(struct trace_collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+}
+
+void trace_collect_free(struct trace_collect *c)
+{
+    free(c->spans);
+    free(c->windows);
+    pthread_mutex_destroy(&c->lock);
+    memset(c, 0, sizeof(*c));
+}
+
+size_t trace_collect_span_count(struct trace_collect *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->nspans;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+bool trace_test_can_trace(void)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipping: BPF tracing tests need root\n");
+        return false;
+    }
+    return true;
+}
+
+struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
+                                       struct trace_collect *c)
+{
+    struct trace_config cfg;
+    trace_config_defaults(&cfg);
+    struct error err = {{0}};
+    if (replica_spec_parse(spec, &cfg.replicas[0], &err) < 0) {
+        fprintf(stderr, "trace_test_start: %s\n", err.msg);
+        return NULL;
+    }
+    cfg.replica_count = 1;
+    cfg.profile_hz = profile_hz;
+    if (ring_bytes)
+        cfg.ring_bytes = ring_bytes;
+    /* small maps: tests run many sessions, and under ASan */
+    cfg.max_conns = 1024;
+    struct trace_sinks sinks = {c, on_span, on_window};
+    struct trace_session *s = NULL;
+    if (trace_start(&cfg, &sinks, &s, &err) < 0) {
+        fprintf(stderr, "trace_test_start: %s\n", err.msg);
+        return NULL;
+    }
+    return s;
+}
+
+void trace_test_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}

@@ -1,0 +1,119 @@
+/* Ground truth for the scheduler accounting (bpf/sched.bpf.c): real processes with known CPU
+ * behaviour, traced on the real kernel, measured against what the processes report. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "support/trace_collect.h"
+#include "support/trace_procs.h"
+#include "trace/trace.h"
+
+static uint64_t sum_windows_oncpu(struct trace_collect *c)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < c->nwindows; i++)
+        sum += c->windows[i].oncpu_ns;
+    return sum;
+}
+
+static void trace_job(enum trace_job job, long arg, int cpu, uint64_t *result,
+                      struct trace_totals *totals, struct trace_collect *c)
+{
+    struct trace_proc p;
+    cr_assert_eq(trace_proc_start(&p, job, arg, cpu), 0);
+    char spec[64];
+    snprintf(spec, sizeof(spec), "job=pid:%d", (int)p.pid);
+    struct trace_session *s = trace_test_start(spec, 0, 0, c);
+    cr_assert_not_null(s, "tracing must start");
+    trace_test_sleep_ms(50);
+    trace_proc_go(&p);
+    int rc = trace_proc_result(&p, result, 20000);
+    trace_test_sleep_ms(100); /* the child exits: its last switch-out is accounted */
+    trace_stop(s, totals);
+    trace_destroy(s);
+    trace_proc_stop(&p);
+    cr_assert_eq(rc, 0, "the job must report");
+}
+
+Test(trace_sched, spinning_300ms_is_measured_on_cpu_within_5_percent)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_collect c;
+    trace_collect_init(&c);
+    uint64_t cpu_ns = 0;
+    struct trace_totals t;
+    trace_job(JOB_SPIN, 300, 0, &cpu_ns, &t, &c);
+    double got = (double)t.replica[0].oncpu_ns / 1e6;
+    double truth = (double)cpu_ns / 1e6; /* the process's own CPU clock */
+    cr_expect(got >= 285 && got <= 315, "on-CPU %.1f ms, want 300 ms +-5%%", got);
+    cr_expect(got >= truth * 0.95 && got <= truth * 1.05, "on-CPU %.1f ms vs the process's own "
+                                                          "%.1f ms", got, truth);
+    double windows = (double)sum_windows_oncpu(&c) / 1e6;
+    cr_expect(windows > got - 0.5 && windows < got + 0.5,
+              "windows add up to the total (%.2f vs %.2f ms)", windows, got);
+    cr_expect(t.replica[0].switches >= 1);
+    trace_collect_free(&c);
+}
+
+Test(trace_sched, futex_wait_of_200ms_is_off_cpu_lock_within_5_percent)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_collect c;
+    trace_collect_init(&c);
+    uint64_t waited = 0;
+    struct trace_totals t;
+    trace_job(JOB_FUTEX, 200, 0, &waited, &t, &c);
+    double lock = (double)t.replica[0].offcpu_ns[OFF_LOCK] / 1e6;
+    cr_expect(lock >= 190 && lock <= 210, "lock %.1f ms, want 200 ms +-5%% (waited %.1f)", lock,
+              (double)waited / 1e6);
+    /* and the syscall table saw one ~200 ms futex */
+    bool found = false;
+    for (uint32_t i = 0; i < t.replica[0].syscall_count_kept; i++) {
+        const struct syscall_window *sw = &t.replica[0].syscalls_top[i];
+        if (sw->nr == 202) {
+            found = true;
+            cr_expect(sw->count >= 1);
+            cr_expect((double)sw->total_ns / 1e6 >= 190, "futex time %.1f ms",
+                      (double)sw->total_ns / 1e6);
+        }
+    }
+    cr_expect(found, "futex (202) in the syscall stats");
+    trace_collect_free(&c);
+}
+
+Test(trace_sched, three_threads_on_one_core_wait_two_thirds_in_the_run_queue)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_collect c;
+    trace_collect_init(&c);
+    uint64_t cpu = 0;
+    struct trace_totals t;
+    const long wall_ms = 1000;
+    trace_job(JOB_PINNED3, wall_ms, 1, &cpu, &t, &c);
+    const struct replica_window *r = &t.replica[0];
+    /* each spinning thread is either on the core or waiting for it: on-CPU is what the threads
+     * got (their own CPU clock), run-queue wait the rest of 3 x wall */
+    double thread_time = 3.0 * (double)wall_ms * 1e6;
+    double runq = (double)r->runq_ns / thread_time, oncpu = (double)r->oncpu_ns / thread_time;
+    double own = (double)cpu / thread_time;
+    cr_expect(oncpu >= own - 0.03 && oncpu <= own + 0.03, "on-CPU share %.3f vs own CPU clock "
+                                                          "%.3f", oncpu, own);
+    cr_expect(runq >= 1 - own - 0.05 && runq <= 1 - own + 0.05, "run-queue share %.3f, want "
+                                                                "%.3f", runq, 1 - own);
+    /* alone on the core (the machine is shared: other work may take part of it) that is 2/3 */
+    if (own * 3 >= 0.85)
+        cr_expect(runq >= 0.55 && runq <= 0.75, "run-queue share %.3f, want ~2/3", runq);
+    else
+        fprintf(stderr, "note: core 1 was busy (our threads got %.0f%% of it); run-queue share "
+                        "%.3f matches 1 - own CPU %.3f\n", own * 300, runq, 1 - own);
+    cr_expect(r->involuntary_switches > 10, "preemptions: %llu",
+              (unsigned long long)r->involuntary_switches);
+    uint64_t waits = 0;
+    for (int i = 0; i < WINDOW_HIST_SLOTS; i++)
+        waits += r->runq_hist[i];
+    cr_expect_eq(waits, r->runq_waits, "the run-queue histogram counts every wait");
+    trace_collect_free(&c);
+}
