@@ -255,6 +255,21 @@ static void access_log(const struct worker *w, const struct http_request *req,
             req->path ? req->path : "-", r->status, r->len, (double)(now_ns() - t0) / 1e6);
 }
 
+/* Closing a socket with unread input makes the kernel send a reset, which can destroy the
+ * error response before the client reads it (a chunked body we refused, an oversized head):
+ * stop sending, then drain briefly so the close is a FIN. */
+static void linger_before_close(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[16384];
+    size_t total = 0;
+    ssize_t n;
+    while (total < (4u << 20) && (n = recv(fd, buf, sizeof(buf), 0)) > 0)
+        total += (size_t)n;
+}
+
 /* Serves one request on c. Returns false when the connection must be closed. */
 static bool serve_one(struct worker *w, struct conn *c)
 {
@@ -286,6 +301,8 @@ static bool serve_one(struct worker *w, struct conn *c)
     int sent = http_send_ex(c->fd, r.status, r.ctype, r.body, r.len, !r.close, extra, head_only);
     if (w->env->cfg->access_log)
         access_log(w, &req, &r, t0);
+    if (r.close && r.status >= 400 && !sent)
+        linger_before_close(c->fd);
     memmove(c->buf, c->buf + consumed, c->len - consumed);
     c->len -= consumed;
     c->idle_since_ns = now_ns();
@@ -294,22 +311,24 @@ static bool serve_one(struct worker *w, struct conn *c)
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
-static void accept_one(struct worker *w)
+/* Returns the new connection, or NULL. */
+static struct conn *accept_one(struct worker *w)
 {
     int fd = accept4(w->env->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
-        return; /* another worker won the race, or the peer went away */
+        return NULL; /* another worker won the race, or the peer went away */
     char *buf = malloc(HTTP_MAX_HEAD);
     if (!buf) {
         close(fd);
-        return;
+        return NULL;
     }
     int one = 1;
     struct timeval tv = {.tv_sec = w->env->cfg->io_timeout_s};
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    w->conns[w->n_conns++] = (struct conn){.fd = fd, .buf = buf, .idle_since_ns = now_ns()};
+    w->conns[w->n_conns] = (struct conn){.fd = fd, .buf = buf, .idle_since_ns = now_ns()};
+    return &w->conns[w->n_conns++];
 }
 
 static void close_conn(struct conn *c)
@@ -360,8 +379,13 @@ static void worker_loop(struct worker *w)
         size_t base = listening ? 1 : 0, count = w->n_conns;
         for (size_t i = 0; i < count; i++)
             w->conns[i].ready = w->pfds[base + i].revents || has_pipelined(&w->conns[i]);
-        if (listening && (w->pfds[0].revents & POLLIN))
-            accept_one(w);
+        /* Like a sync worker, serve a connection's first request right after accepting it:
+         * while this worker is busy, the next connections go to idle workers instead of
+         * piling up on the first one awake. */
+        struct conn *fresh;
+        if (listening && (w->pfds[0].revents & POLLIN) && (fresh = accept_one(w)) &&
+            !serve_one(w, fresh))
+            close_conn(fresh);
         for (size_t k = 0; k < count; k++) {
             struct conn *c = &w->conns[(w->rr + k) % count];
             if (c->ready && !serve_one(w, c))
