@@ -113,6 +113,7 @@ struct pass {
     struct histogram *latency;
     struct breakdown *out;
     int phase;
+    uint64_t from_ns, to_ns;
 };
 
 static void add_to(struct breakdown_band *b, const struct request_breakdown *r)
@@ -128,6 +129,8 @@ static int visit(void *ctx, const struct client_record *c, const struct server_s
 {
     (void)method;
     struct pass *p = ctx;
+    if (c->end_ns < p->from_ns || c->end_ns >= p->to_ns)
+        return 0;
     struct request_breakdown r;
     breakdown_of(c, sp, &r);
     if (p->phase == 0) {
@@ -158,7 +161,8 @@ static void finish(struct breakdown_band *b)
         b->part_ns[k] /= (double)b->requests;
 }
 
-int breakdown_compute(struct store *s, struct breakdown *out, struct error *err)
+int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct breakdown *out,
+                      struct error *err)
 {
     static const char *labels[BAND_COUNT] = {"all", "p0-50", "p50-90", "p90-99", "p99-100"};
     memset(out, 0, sizeof(*out));
@@ -168,7 +172,7 @@ int breakdown_compute(struct store *s, struct breakdown *out, struct error *err)
     if (!latency)
         return error_set(err, "out of memory");
     hist_reset(latency);
-    struct pass p = {latency, out, 0};
+    struct pass p = {latency, out, 0, from_ns, to_ns};
     int rc = matches_each(s, visit, &p, err);
     if (rc == 0) {
         out->matched = latency->count;

@@ -71,6 +71,8 @@ struct breakdown {
     struct breakdown_band replicas[16];
 };
 
-int breakdown_compute(struct store *s, struct breakdown *out, struct error *err);
+/* Over the matched requests that completed in [from_ns, to_ns) (0, UINT64_MAX: all). */
+int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct breakdown *out,
+                      struct error *err);
 
 #endif
