@@ -122,7 +122,8 @@ static __always_inline void on_exit(long ret)
     __s32 nr = t->sc_nr;
     __u64 now = bpf_ktime_get_ns();
     t->sc_nr = -1;
-    if (now > t->sc_enter_ns)
+    /* entry time 0: in flight when tracing started (seeded), its latency is unknown */
+    if (t->sc_enter_ns && now > t->sc_enter_ns)
         count_syscall(t->replica, (__u32)nr, now - t->sc_enter_ns);
     if ((nr == NR_accept || nr == NR_accept4) && ret >= 0)
         on_accept(cur, t, ret, now);

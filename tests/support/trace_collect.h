@@ -24,7 +24,8 @@ size_t trace_collect_span_count(struct trace_collect *c);
 /* true when tests may use BPF (root); prints why not otherwise */
 bool trace_test_can_trace(void);
 
-/* Starts a session on one replica spec ("t=pid:123"); ring_bytes 0 = default. */
+/* Starts a session on one replica spec ("t=pid:123"); ring_bytes 0 = default, else a ring of
+ * that size that never wakes the reader early (to force losses). */
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c);
 

@@ -60,7 +60,7 @@ static void syscalls_configure_more(struct syscalls_bpf *s, const struct load_co
 static void sockets_configure_more(struct sockets_bpf *s, const struct load_config *c)
 {
     /* wake the reader early when a quarter of the ring is used */
-    s->rodata->cfg_wakeup_bytes = c->ring_bytes / 4;
+    s->rodata->cfg_wakeup_bytes = c->ring_wakeup_bytes ? c->ring_wakeup_bytes : c->ring_bytes / 4;
 }
 static void profile_configure_more(struct profile_bpf *s, const struct load_config *c)
 {

@@ -19,6 +19,7 @@ struct load_config {
     uint64_t window_ns;
     uint32_t max_conns;
     uint32_t ring_bytes;
+    uint32_t ring_wakeup_bytes; /* 0: ring_bytes / 4 */
     unsigned profile_hz; /* 0: no profile object */
 };
 

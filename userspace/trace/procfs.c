@@ -206,12 +206,14 @@ int procfs_thread_now(pid_t pid, pid_t tid, struct thread_now *out)
         return 0;
     if (fgets(buf, sizeof(buf), f)) {
         long nr;
-        unsigned long long a0;
+        unsigned long long a0, a1;
+        int n;
         if (!strncmp(buf, "running", 7))
             out->running = true;
-        else if (sscanf(buf, "%ld 0x%llx", &nr, &a0) == 2) {
+        else if ((n = sscanf(buf, "%ld 0x%llx 0x%llx", &nr, &a0, &a1)) >= 2) {
             out->nr = nr;
             out->arg0 = a0;
+            out->arg1 = n == 3 ? a1 : 0;
         } else if (sscanf(buf, "%ld", &nr) == 1)
             out->nr = nr;
     }

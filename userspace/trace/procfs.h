@@ -36,6 +36,7 @@ struct thread_now {
     bool running;
     long nr;
     uint64_t arg0;
+    uint64_t arg1;
 };
 int procfs_thread_now(pid_t pid, pid_t tid, struct thread_now *out);
 

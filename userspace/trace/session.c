@@ -162,8 +162,9 @@ static int start(struct trace_session *s, struct error *err)
         return -1;
     s->start_ns = clock_now_ns();
     s->totals.start_ns = s->start_ns;
-    struct load_config lc = {s->start_ns, s->cfg.window_ns, s->cfg.max_conns, s->cfg.ring_bytes,
-                             s->cfg.profile_hz};
+    struct load_config lc = {s->start_ns,           s->cfg.window_ns,
+                             s->cfg.max_conns,      s->cfg.ring_bytes,
+                             s->cfg.ring_wakeup_bytes, s->cfg.profile_hz};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;

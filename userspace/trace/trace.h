@@ -50,6 +50,9 @@ struct trace_config {
     unsigned profile_hz;  /* stack samples per second per CPU; 0 = no profile (default 49) */
     uint32_t max_conns;   /* tracked server connections (default 8192, ~400 B each) */
     uint32_t ring_bytes;  /* ring buffer for request records (default 4 MiB, power of 2) */
+    /* The reader drains the ring every 10 ms, and is woken early only when this many bytes
+     * wait (0: a quarter of the ring; UINT32_MAX: never, which tests use to force losses). */
+    uint32_t ring_wakeup_bytes;
 };
 
 void trace_config_defaults(struct trace_config *c);

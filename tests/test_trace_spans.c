@@ -1,0 +1,208 @@
+/* Ground truth for per-request spans (bpf/sockets.bpf.c): a real pre-fork HTTP server on
+ * loopback, a real client that knows its local port and the request ids it sent. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/trace_collect.h"
+#include "support/trace_procs.h"
+#include "trace/trace.h"
+
+static struct trace_session *trace_server(struct trace_server *srv, struct trace_collect *c,
+                                          uint32_t ring_bytes)
+{
+    char spec[64];
+    snprintf(spec, sizeof(spec), "srv=port:%d", srv->port);
+    struct trace_session *s = trace_test_start(spec, 0, ring_bytes, c);
+    cr_assert_not_null(s, "tracing must start");
+    return s;
+}
+
+static const struct server_span *span_with_id(struct trace_collect *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nspans; i++)
+        if (c->spans[i].has_request_id && c->spans[i].request_id == id)
+            return &c->spans[i];
+    return NULL;
+}
+
+Test(trace_spans, sleeping_worker_spans_show_100ms_sleep_4_tuple_and_request_id)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    struct trace_session *s = trace_server(&srv, &c, 0);
+    uint16_t ports[4];
+    int fd = -1;
+    for (int i = 0; i < 4; i++) { /* keep-alive: one connection, four requests */
+        fd = trace_client_get(srv.port, fd, "/predict?x=1", 0xabc0000000000000ULL + i, &ports[i]);
+        cr_assert(fd >= 0, "request %d", i);
+    }
+    close(fd);
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_expect_eq(c.nspans, 4, "4 spans, got %zu", c.nspans);
+    for (int i = 0; i < 4; i++) {
+        const struct server_span *sp = span_with_id(&c, 0xabc0000000000000ULL + i);
+        cr_assert_not_null(sp, "span with the request id %d", i);
+        double sleep_ms = (double)sp->offcpu_ns[OFF_SLEEP] / 1e6;
+        double service_ms = (double)(sp->response_end_ns - sp->first_read_ns) / 1e6;
+        cr_expect(sleep_ms >= 95 && sleep_ms <= 115, "off-CPU sleep %.1f ms", sleep_ms);
+        cr_expect(service_ms >= 100 && service_ms <= 130, "service %.1f ms", service_ms);
+        cr_expect_eq(sp->client_port, ports[i], "client port %u vs %u", sp->client_port, ports[i]);
+        cr_expect_eq(sp->server_port, srv.port);
+        cr_expect_eq(sp->family, 4);
+        cr_expect(sp->client_addr[0] == 127 && sp->server_addr[0] == 127);
+        cr_expect_str_eq(sp->method, "GET");
+        cr_expect_str_eq(sp->path, "/predict?x=1");
+        cr_expect_eq(sp->seq, (uint32_t)i + 1, "request number on the connection");
+        cr_expect(sp->arrival_ns <= sp->first_read_ns && sp->first_read_ns <= sp->response_start_ns &&
+                  sp->response_start_ns <= sp->response_end_ns, "phases in order");
+        cr_expect(sp->tgid != (uint32_t)srv.master, "served by a worker, not the master");
+    }
+    cr_expect(t.replica[0].requests == 4, "window requests %llu",
+              (unsigned long long)t.replica[0].requests);
+    cr_expect(t.replica[0].offcpu_ns[OFF_SLEEP] >= 380 * 1000000ULL);
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}
+
+struct client_arg {
+    int port;
+    uint64_t id;
+    int ok;
+};
+
+static void *one_request(void *p)
+{
+    struct client_arg *a = p;
+    int fd = trace_client_get(a->port, -1, "/", a->id, NULL);
+    a->ok = fd >= 0;
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+Test(trace_spans, more_requests_than_workers_shows_queue_waits)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    struct trace_session *s = trace_server(&srv, &c, 0);
+    struct client_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct client_arg){srv.port, 0x100 + (uint64_t)i, 0};
+        pthread_create(&th[i], NULL, one_request, &args[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_assert_eq(c.nspans, 4);
+    /* one worker, 100 ms each: connections wait ~0, 100, 200, 300 ms before a worker takes
+     * them (accept queue), their bytes as long in the receive queue */
+    uint64_t accept_wait = 0, recv_wait = 0, max_accept = 0;
+    for (size_t i = 0; i < c.nspans; i++) {
+        const struct server_span *sp = &c.spans[i];
+        cr_expect(sp->flags & SPAN_NEW_CONN);
+        cr_expect(sp->established_ns && sp->accept_ns >= sp->established_ns);
+        uint64_t aw = sp->accept_ns - sp->established_ns;
+        accept_wait += aw;
+        max_accept = aw > max_accept ? aw : max_accept;
+        recv_wait += sp->first_read_ns - sp->arrival_ns;
+    }
+    cr_expect(accept_wait >= 500 * 1000000ULL, "accept waits sum %.1f ms (want ~600)",
+              (double)accept_wait / 1e6);
+    cr_expect(max_accept >= 250 * 1000000ULL, "longest accept wait %.1f ms (want ~300)",
+              (double)max_accept / 1e6);
+    cr_expect(recv_wait >= 500 * 1000000ULL, "receive-queue waits sum %.1f ms",
+              (double)recv_wait / 1e6);
+    cr_expect(t.replica[0].accepts == 4);
+    cr_expect(t.replica[0].accept_wait_ns >= 500 * 1000000ULL);
+    cr_expect(t.replica[0].recvq_wait_ns >= 500 * 1000000ULL);
+    cr_expect(t.replica[0].accept_queue_max >= 1, "accept queue depth seen");
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}
+
+Test(trace_spans, workers_forked_after_tracing_started_are_traced)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 2, .fork_late = true};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    struct trace_session *s = trace_server(&srv, &c, 0);
+    trace_server_fork_workers(&srv);
+    trace_test_sleep_ms(100);
+    for (int i = 0; i < 6; i++) {
+        int fd = trace_client_get(srv.port, -1, "/late", 0x200 + (uint64_t)i, NULL);
+        cr_assert(fd >= 0);
+        close(fd);
+    }
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_expect_eq(c.nspans, 6, "every request of the late workers traced (%zu)", c.nspans);
+    for (size_t i = 0; i < c.nspans; i++)
+        cr_expect(c.spans[i].tgid != (uint32_t)srv.master && c.spans[i].tgid != 0);
+    cr_expect(t.replica[0].forks >= 2, "forks seen: %llu", (unsigned long long)t.replica[0].forks);
+    cr_expect(t.replica[0].processes >= 3, "master + 2 workers: %u", t.replica[0].processes);
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}
+
+Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    struct trace_session *s = trace_server(&srv, &c, 4096); /* ~5 records */
+    enum { N = 300 };
+    int fd = -1;
+    for (int i = 0; i < N; i++) {
+        fd = trace_client_get(srv.port, fd, "/", (uint64_t)i + 1, NULL);
+        cr_assert(fd >= 0);
+    }
+    close(fd);
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_expect(t.lost_spans > 0 && t.lost_heads > 0, "losses counted: %llu spans, %llu heads",
+              (unsigned long long)t.lost_spans, (unsigned long long)t.lost_heads);
+    cr_expect_eq(c.nspans + t.lost_spans, N, "delivered %zu + lost %llu = %d", c.nspans,
+                 (unsigned long long)t.lost_spans, N);
+    uint64_t window_lost = 0;
+    for (size_t i = 0; i < c.nwindows; i++)
+        window_lost += c.windows[i].lost_spans;
+    cr_expect_eq(window_lost, t.lost_spans, "windows report the losses too");
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}
