@@ -199,6 +199,12 @@ void json_null(struct json_writer *w)
     fputs("null", w->out);
 }
 
+void json_raw(struct json_writer *w, const char *text)
+{
+    before_item(w);
+    fputs(text, w->out);
+}
+
 void json_kv_string(struct json_writer *w, const char *key, const char *s) { json_key(w, key); json_string(w, s); }
 void json_kv_int(struct json_writer *w, const char *key, int64_t v) { json_key(w, key); json_int(w, v); }
 void json_kv_uint(struct json_writer *w, const char *key, uint64_t v) { json_key(w, key); json_uint(w, v); }

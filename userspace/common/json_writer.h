@@ -40,6 +40,9 @@ void json_uint(struct json_writer *w, uint64_t v);
 void json_double(struct json_writer *w, double v); /* NaN and infinities become null */
 void json_bool(struct json_writer *w, bool v);
 void json_null(struct json_writer *w);
+/* Writes text verbatim as one value: it must be valid JSON written by this writer (so already
+ * escaped), e.g. a fragment kept in the run store. */
+void json_raw(struct json_writer *w, const char *text);
 
 /* key + value shorthands */
 void json_kv_string(struct json_writer *w, const char *key, const char *s);
