@@ -388,3 +388,80 @@ Test(report_html, empty_and_minimal_documents_render, .timeout = 120)
     expect_text(&p, "#requests .notice", "No requests were completed.");
     page_close(&p);
 }
+
+/* A one-hour run with four replicas and a large profile: the long-run paths (decimated lines,
+ * bucketed bars, thousands of flame-graph frames) draw without errors within the deadline. */
+static char *long_run_document(void)
+{
+    size_t len;
+    char *json = read_file("tests/fixtures/report-sample.json", &len);
+    cJSON *doc = cJSON_Parse(json);
+    free(json);
+    cJSON *tl = cJSON_GetObjectItem(doc, "timeline");
+    cJSON *proto = cJSON_Duplicate(cJSON_GetArrayItem(tl, cJSON_GetArraySize(tl) - 1), true);
+    cJSON *demo = cJSON_GetObjectItem(cJSON_GetObjectItem(proto, "replicas"), "demo");
+    cJSON *rows = cJSON_CreateArray(), *replicas = cJSON_CreateArray();
+    for (int t = 0; t < 3600; t++) {
+        cJSON *row = cJSON_Duplicate(proto, false);
+        for (cJSON *f = proto->child; f; f = f->next)
+            if (strcmp(f->string, "replicas") != 0)
+                cJSON_AddItemToObject(row, f->string, cJSON_Duplicate(f, true));
+        cJSON_SetNumberValue(cJSON_GetObjectItem(row, "t"), t);
+        double p99 = 200 + t % 97;
+        cJSON_SetNumberValue(cJSON_GetObjectItem(row, "p99_ms"), p99);
+        cJSON *reps = cJSON_AddObjectToObject(row, "replicas");
+        for (int r = 0; r < 4; r++) {
+            char name[16];
+            snprintf(name, sizeof(name), "r%d", r);
+            cJSON *one = cJSON_Duplicate(demo, true);
+            double cores = (t * (r + 1)) % 200 / 100.0;
+            cJSON_SetNumberValue(cJSON_GetObjectItem(one, "cpu_cores"), cores);
+            cJSON_AddItemToObject(reps, name, one);
+        }
+        cJSON_AddItemToArray(rows, row);
+    }
+    for (int r = 0; r < 4; r++) {
+        cJSON *rep = cJSON_CreateObject();
+        char name[16], spec[32];
+        snprintf(name, sizeof(name), "r%d", r);
+        snprintf(spec, sizeof(spec), "port:%d", 8000 + r);
+        cJSON_AddStringToObject(rep, "name", name);
+        cJSON_AddStringToObject(rep, "spec", spec);
+        cJSON_AddNumberToObject(rep, "workers", 2);
+        cJSON_AddNumberToObject(rep, "cores", 2);
+        cJSON_AddItemToArray(replicas, rep);
+    }
+    cJSON *folded = cJSON_CreateArray();
+    for (int i = 0; i < 5000; i++) {
+        char stack[128];
+        snprintf(stack, sizeof(stack), "python3;main;serve;handle%d;predict;layer%d;op%d", i % 40,
+                 i % 7, i);
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateString(stack));
+        cJSON_AddItemToArray(pair, cJSON_CreateNumber(1 + i % 50));
+        cJSON_AddItemToArray(folded, pair);
+    }
+    cJSON *profile = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "profiles"), 0);
+    cJSON_ReplaceItemInObject(profile, "folded", folded);
+    cJSON_ReplaceItemInObject(doc, "timeline", rows);
+    cJSON_ReplaceItemInObject(doc, "replicas", replicas);
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "verdict"), "replicas");
+    cJSON_Delete(proto);
+    char *out = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return out;
+}
+
+Test(report_html, one_hour_run_with_four_replicas_renders, .timeout = 180)
+{
+    char *json = long_run_document();
+    struct page p;
+    page_open(&p, NULL, json);
+    expect_clean(&p);
+    cr_expect_eq(expect_charts_drawn(&p, "report-long"), 4 + 4 * 5 + 1);
+    expect_text(&p, "#servers .replica:nth-child(1) .chart:nth-child(5) h4",
+                "Off-CPU time by reason (average over 12 windows)");
+    cr_expect_gt(eval_num(&p, "document.querySelectorAll('#flamegraphs g.f').length"), 1000);
+    page_close(&p);
+    free(json);
+}

@@ -386,14 +386,17 @@
     return {box: box, canvas: canvas};
   }
 
-  function timeAxis() { return {type: 'linear', title: {display: true, text: 'time (s)'}, ticks: {precision: 0}}; }
+  function timeAxis(rows) {
+    return {type: 'linear', min: rows[0].t, max: rows[rows.length - 1].t,
+      title: {display: true, text: 'time (s)'}, ticks: {precision: 0}};
+  }
 
   /* series: [{label, colour, get(row) -> number|null, axis, dash, fill}] over the timeline */
   function lineChart(parent, title, rows, series, yTitle, y2Title, yMax) {
     var c = chartBox(title);
     parent.appendChild(c.box);
     if (!chartsOk) { c.box.appendChild(notice('Chart.js is missing from this file.')); return; }
-    var scales = {x: timeAxis(), y: {beginAtZero: true, suggestedMax: yMax, title: {display: !!yTitle, text: yTitle || ''}}};
+    var scales = {x: timeAxis(rows), y: {beginAtZero: true, suggestedMax: yMax, title: {display: !!yTitle, text: yTitle || ''}}};
     if (y2Title) scales.y2 = {beginAtZero: true, position: 'right', grid: {drawOnChartArea: false}, title: {display: true, text: y2Title}};
     new Chart(c.canvas, {
       type: 'line',
@@ -404,7 +407,10 @@
           data: rows.map(function (r) { var v = s.get(r); return {x: r.t, y: isNum(v) ? v : null}; })
         };
       })},
-      options: {scales: scales, parsing: true}
+      /* min-max decimation keeps every peak while drawing at most ~2 points per pixel:
+       * a one-hour run has 3,600 points per series */
+      options: {scales: scales, parsing: false, normalized: true,
+        plugins: {decimation: {enabled: rows.length > 400, algorithm: 'min-max'}}}
     });
   }
 
@@ -485,23 +491,31 @@
     rows.forEach(function (r) {
       Object.keys(obj(rep(r).offcpu_ms)).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
     });
-    var c = chartBox('Off-CPU time by reason');
+    /* bars stay readable up to ~300: longer runs are averaged over buckets of seconds */
+    var per = Math.max(1, Math.ceil(rows.length / 300)), buckets = [];
+    for (var i = 0; i < rows.length; i += per) buckets.push(rows.slice(i, i + per));
+    var c = chartBox('Off-CPU time by reason' + (per > 1 ? ' (average over ' + per + ' windows)' : ''));
     grid.appendChild(c.box);
     if (!keys.length) { c.box.appendChild(notice('No off-CPU data.')); return; }
     if (!chartsOk) return;
+    function mean(bucket, k) {
+      var sum = 0, n = 0;
+      bucket.forEach(function (r) { var v = obj(rep(r).offcpu_ms)[k]; if (isNum(v)) { sum += v; n++; } });
+      return n ? sum / n : null;
+    }
     new Chart(c.canvas, {
       type: 'bar',
       data: {
-        labels: rows.map(function (r) { return r.t; }),
-        datasets: keys.map(function (k, i) {
-          var p = pick(OFFCPU, k, i);
+        labels: buckets.map(function (b) { return b[0].t; }),
+        datasets: keys.map(function (k, j) {
+          var p = pick(OFFCPU, k, j);
           return {label: p[0], backgroundColor: p[1], borderWidth: 0, barPercentage: 1, categoryPercentage: 1,
-            data: rows.map(function (r) { var v = obj(rep(r).offcpu_ms)[k]; return isNum(v) ? v : null; })};
+            data: buckets.map(function (b) { return mean(b, k); })};
         })
       },
       options: {scales: {
         x: {stacked: true, title: {display: true, text: 'time (s)'}, ticks: {maxTicksLimit: 16}},
-        y: {stacked: true, beginAtZero: true, title: {display: true, text: 'ms off-CPU in the second'}}
+        y: {stacked: true, beginAtZero: true, title: {display: true, text: 'ms off-CPU per second'}}
       }}
     });
   }
