@@ -35,21 +35,6 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Every request of r succeeded and every /predict answer was consistent. */
-static void expect_clean(const struct demo_load_result *r, const char *what)
-{
-    cr_expect_gt(r->completed, 0, "%s: nothing completed", what);
-    cr_expect_eq(r->by_class[2], r->completed, "%s: %llu of %llu responses not 2xx", what,
-                 (unsigned long long)(r->completed - r->by_class[2]),
-                 (unsigned long long)r->completed);
-    cr_expect_eq(r->transport_errors, 0, "%s: %llu transport errors", what,
-                 (unsigned long long)r->transport_errors);
-    cr_expect_eq(r->bad_json, 0, "%s: %llu bad /predict answers", what,
-                 (unsigned long long)r->bad_json);
-    cr_expect_eq(r->label_mismatch, 0, "%s: the same image got different labels", what);
-    cr_expect_gt(r->predicted, 0, "%s: no /predict answer", what);
-}
-
 /* Runs the raw / multipart / health mix and checks the answers agree. expect_pids is the
  * number of API worker processes. */
 static void check_architecture(const char *const *flags, unsigned threads, uint64_t requests,
@@ -61,7 +46,7 @@ static void check_architecture(const char *const *flags, unsigned threads, uint6
     demo_fixture_start(&s, flags);
     struct demo_load_result r;
     demo_fixture_load(&s, f.reqs, 3, threads, 0, requests, &r);
-    expect_clean(&r, s.ready_line);
+    demo_fixture_expect_clean(&r, s.ready_line);
     cr_expect_eq(r.completed, requests);
     /* raw and multipart uploads of the same image are the same prediction */
     cr_expect_str_eq(r.first_label[0], r.first_label[1]);
@@ -162,8 +147,8 @@ Test(demo_server, reload_model_reads_the_weight_file_per_request, .timeout = 120
         }
     }
     demo_fixture_stop(&b);
-    expect_clean(&ra, "plain");
-    expect_clean(&rb, "reload");
+    demo_fixture_expect_clean(&ra, "plain");
+    demo_fixture_expect_clean(&rb, "reload");
     cr_expect_str_eq(ra.first_label[0], rb.first_label[0]);
     cr_expect_str_eq(ra.first_label[1], rb.first_label[1]);
     cr_expect_gt(rb.load_ms_sum, 0);
@@ -233,7 +218,7 @@ Test(demo_server, replicas_listen_on_consecutive_ports_pinned_round_robin, .time
     demo_fixture_reqs_init(&f);
     struct demo_load_result r;
     demo_fixture_load(&s, f.reqs, 3, 6, 0, 240, &r);
-    expect_clean(&r, "replicas");
+    demo_fixture_expect_clean(&r, "replicas");
     cr_expect(r.n_pids >= 3 && r.n_pids <= 6, "answers from %d worker processes, 3 x 2 exist",
               r.n_pids);
     demo_fixture_stop(&s);
@@ -241,59 +226,6 @@ Test(demo_server, replicas_listen_on_consecutive_ports_pinned_round_robin, .time
 }
 
 /* ---- throughput and CPU: what the configuration implies ------------------------------------ */
-
-struct measured {
-    double rps;
-    double cpu_ms_per_req; /* server process group, from schedstat */
-    double cores;          /* server CPU / wall */
-    double foreign_cores;  /* CPU used by processes other than the server and this test */
-    struct demo_load_result r;
-};
-
-/* One measurement: start, warm up, load for `duration`, stop. */
-static void measure_once(const char *const *flags, unsigned threads, uint64_t duration,
-                         const struct demo_req *reqs, size_t n_reqs, struct measured *m)
-{
-    struct demo_server s;
-    demo_fixture_start(&s, flags);
-    /* warm up: connections, page faults, first passes */
-    struct demo_load_result warm;
-    demo_fixture_load(&s, reqs, n_reqs, threads, 0, threads * 2, &warm);
-    struct demo_sched a = demo_proc_group_sched(s.pid);
-    uint64_t busy0 = demo_proc_system_busy_ns(), self0 = demo_proc_self_cpu_ns();
-    demo_fixture_load(&s, reqs, n_reqs, threads, duration, 0, &m->r);
-    struct demo_sched b = demo_proc_group_sched(s.pid);
-    uint64_t busy1 = demo_proc_system_busy_ns(), self1 = demo_proc_self_cpu_ns();
-    double server_ns = (double)(b.run_ns - a.run_ns);
-    m->rps = demo_load_rps(&m->r);
-    m->cpu_ms_per_req = server_ns / 1e6 / (double)m->r.completed;
-    m->cores = server_ns / (double)m->r.elapsed_ns;
-    m->foreign_cores = ((double)(busy1 - busy0) - server_ns - (double)(self1 - self0)) /
-                       (double)m->r.elapsed_ns;
-    cr_log_info("%s: %.1f req/s, %.2f ms CPU/request, %.2f cores, p50 %.1f ms, other "
-                "processes %.2f cores", s.ready_line, m->rps, m->cpu_ms_per_req, m->cores,
-                (double)hist_percentile(&m->r.latency, 50) / 1e6, m->foreign_cores);
-    expect_clean(&m->r, s.ready_line);
-    demo_fixture_stop(&s);
-}
-
-/* Other helpers build and test on the same 2 CPUs: a CPU-bound measurement taken while
- * other processes used the CPUs (or the sibling of a shared physical core) says nothing
- * about the server. Measure again, up to 4 times, until the rest of the machine was quiet
- * (< 0.15 cores), and keep the quietest attempt. */
-static void measure(const char *const *flags, unsigned threads, uint64_t duration,
-                    const struct demo_req *reqs, size_t n_reqs, struct measured *m)
-{
-    struct measured attempt;
-    for (int i = 0; i < 4; i++) {
-        measure_once(flags, threads, duration, reqs, n_reqs, &attempt);
-        if (i == 0 || attempt.foreign_cores < m->foreign_cores)
-            *m = attempt;
-        if (m->foreign_cores < 0.15)
-            return;
-    }
-    cr_log_warn("the machine stayed busy: other processes used %.2f cores", m->foreign_cores);
-}
 
 static void expect_within(double got, double want, double tol, const char *what)
 {
@@ -308,8 +240,8 @@ Test(demo_server, too_few_workers_with_downstream_give_20_rps, .timeout = 120)
                            NULL};
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct measured m;
-    measure_once(flags, 8, 6 * SEC, &f.reqs[1], 1, &m); /* waiting, not computing */
+    struct demo_measure m;
+    demo_fixture_measure(flags, &f.reqs[1], 1, 8, 6 * SEC, false, &m); /* waiting, not CPU */
     expect_within(m.rps, 20, 0.15, "req/s");
     cr_expect_lt(m.cores, 0.2, "the server used %.2f cores while waiting", m.cores);
     demo_fixture_reqs_free(&f);
@@ -322,16 +254,21 @@ static void check_cpu_bound(const char *cost, unsigned threads)
     double c = atof(cost);
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct measured m;
-    measure(flags, threads, 6 * SEC, &f.reqs[1], 1, &m);
-    /* the worker is the bottleneck: it computes all the time the CPU is there for it */
-    cr_expect_gt(m.cores, 0.85, "the pinned worker used only %.2f of its core", m.cores);
-    /* calibration: the CPU per request is the --model-cost asked for */
-    expect_within(m.cpu_ms_per_req, c, 0.25, "CPU ms per request");
-    expect_within(m.rps, 1000 / c, 0.20, "req/s vs 1000 / --model-cost");
+    struct demo_measure m;
+    demo_fixture_measure(flags, &f.reqs[1], 1, threads, 6 * SEC, true, &m);
+    /* the worker is the bottleneck: it is on its CPU or waiting for it all the time, never
+     * idle waiting for work */
+    cr_expect_gt(m.cores + m.wait_cores, 0.9, "the pinned worker was busy %.2f of the time",
+                 m.cores + m.wait_cores);
+    /* nearly all of its CPU is the model */
     double model_ms = m.r.model_ms_sum / (double)m.r.predicted;
-    cr_expect(model_ms <= m.cpu_ms_per_req * 1.05, "model_ms %.2f above the CPU per request",
-              model_ms);
+    cr_expect(model_ms <= m.cpu_ms_per_req * 1.05 && model_ms >= m.cpu_ms_per_req * 0.8,
+              "model_ms %.2f vs %.2f ms CPU per request", model_ms, m.cpu_ms_per_req);
+    if (m.quiet) {
+        /* calibration: the CPU per request is the --model-cost asked for */
+        expect_within(m.cpu_ms_per_req, c, 0.25, "CPU ms per request");
+        expect_within(m.rps, 1000 / c, 0.20, "req/s vs 1000 / --model-cost");
+    }
     demo_fixture_reqs_free(&f);
 }
 
@@ -359,12 +296,17 @@ Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 180)
                           "20", NULL};
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct measured a, b;
-    measure(few, 8, 6 * SEC, &f.reqs[1], 1, &a);
-    measure(many, 8, 6 * SEC, &f.reqs[1], 1, &b);
-    expect_within(a.rps, 50, 0.20, "req/s with 2 API workers");
-    expect_within(b.rps, 50, 0.20, "req/s with 8 API workers");
-    expect_within(b.rps, a.rps, 0.15, "8 vs 2 API workers");
+    struct demo_measure a, b;
+    demo_fixture_measure(few, &f.reqs[1], 1, 8, 6 * SEC, true, &a);
+    demo_fixture_measure(many, &f.reqs[1], 1, 8, 6 * SEC, true, &b);
+    if (a.quiet && b.quiet) {
+        expect_within(a.rps, 50, 0.20, "req/s with 2 API workers");
+        expect_within(b.rps, 50, 0.20, "req/s with 8 API workers");
+        expect_within(b.rps, a.rps, 0.15, "8 vs 2 API workers");
+    }
+    /* the cap is the model worker: one process computing, about one core in all */
+    cr_expect_lt(a.cores, 1.3, "%.2f cores", a.cores);
+    cr_expect_lt(b.cores, 1.3, "%.2f cores", b.cores);
     /* with 8 API workers and 8 clients, a job waits for ~7 others: most latency is queue */
     double queue = b.r.queue_ms_sum / (double)b.r.predicted;
     double latency = hist_mean(&b.r.latency) / 1e6;
@@ -507,7 +449,7 @@ Test(demo_server, bad_requests_get_the_right_status_and_the_server_keeps_serving
     demo_fixture_reqs_init(&f);
     struct demo_load_result r;
     demo_fixture_load(&s, f.reqs, 3, 2, 0, 30, &r);
-    expect_clean(&r, "after bad requests");
+    demo_fixture_expect_clean(&r, "after bad requests");
     cr_expect_eq(r.n_pids, 1);
     cr_expect_eq(r.pids[0], worker[0], "the worker was replaced");
     demo_fixture_reqs_free(&f);
@@ -552,7 +494,7 @@ Test(demo_server, sigterm_stops_every_process_of_every_architecture, .timeout = 
         demo_fixture_start(&s, configs[i]);
         struct demo_load_result r;
         demo_fixture_load(&s, f.reqs, 3, 4, 0, 40, &r);
-        expect_clean(&r, s.ready_line);
+        demo_fixture_expect_clean(&r, s.ready_line);
         pid_t pids[64];
         int n = demo_proc_group(s.pid, pids, 64);
         cr_expect_eq(n, expected[i], "%s: %d processes, expected %d", s.ready_line, n,

@@ -12,7 +12,7 @@
 
 #include "common/histogram.h"
 
-#define DEMO_CLIENT_MAX_REQS 8
+#define DEMO_CLIENT_MAX_REQS 16
 #define DEMO_CLIENT_MAX_PIDS 256
 
 /* One kind of request. */

@@ -31,4 +31,31 @@ void demo_fixture_load(const struct demo_server *s, const struct demo_req *reqs,
                        unsigned threads, uint64_t duration_ns, uint64_t max_requests,
                        struct demo_load_result *r);
 
+/* Every request of r got a 2xx, no transport error, every /predict answer was valid JSON with
+ * 10 scores summing to 1, and the same request always got the same label. */
+void demo_fixture_expect_clean(const struct demo_load_result *r, const char *what);
+
+/* A throughput / CPU measurement of one server configuration. */
+struct demo_measure {
+    double rps;
+    double cpu_ms_per_req; /* the server's process group, on-CPU time (schedstat) */
+    double cores;          /* the server's on-CPU time / wall time */
+    double wait_cores;     /* the server's run-queue wait / wall time */
+    double foreign_cores;  /* CPU used by processes other than the server and this test */
+    bool quiet;            /* foreign_cores < DEMO_QUIET_CORES */
+    struct demo_load_result r;
+};
+
+/* Below this much CPU used by other processes, CPU-bound absolute figures are meaningful. */
+#define DEMO_QUIET_CORES 0.15
+
+/* Starts the server with flags, warms it up, runs `threads` closed-loop clients for
+ * duration_ns, stops it (asserting a clean exit and clean answers). With need_quiet, a
+ * measurement taken while other processes used >= DEMO_QUIET_CORES is taken again (other
+ * helpers build and test on the same 2 CPUs), up to 4 times, keeping the quietest; callers
+ * assert CPU-bound absolute figures only when m->quiet, and structural facts always. */
+void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs, size_t n_reqs,
+                          unsigned threads, uint64_t duration_ns, bool need_quiet,
+                          struct demo_measure *m);
+
 #endif
