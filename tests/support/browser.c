@@ -82,6 +82,7 @@ static void fail(struct browser *b, const char *what)
 {
     kill_group(b);
     reap_group(b);
+    tmpdir_remove(b->profile_dir);
     cr_assert_fail("chromium: %s\n--- page log ---\n%s", what, b->log);
 }
 

@@ -129,7 +129,8 @@ static void emit_json(struct json_writer *w, const cJSON *item)
 
 /* ---- flame graphs ------------------------------------------------------------------------- */
 
-/* The profile's "folded" pairs as stacks; malformed pairs are counted, not drawn. */
+/* The profile's "folded" pairs as stacks; malformed pairs (and counts beyond 2^53, which JSON
+ * cannot carry exactly) are counted, not drawn. */
 static struct folded_stack *profile_stacks(const cJSON *folded, size_t *n, size_t *bad)
 {
     int total = cJSON_IsArray(folded) ? cJSON_GetArraySize(folded) : 0;
@@ -141,7 +142,7 @@ static struct folded_stack *profile_stacks(const cJSON *folded, size_t *n, size_
     cJSON_ArrayForEach(pair, list) {
         const cJSON *stack = cJSON_GetArrayItem(pair, 0), *count = cJSON_GetArrayItem(pair, 1);
         if (!cJSON_IsArray(pair) || !cJSON_IsString(stack) || !cJSON_IsNumber(count) ||
-            !(count->valuedouble >= 0 && count->valuedouble < 1.8e19)) {
+            !(count->valuedouble >= 0 && count->valuedouble <= 9007199254740992.0)) {
             (*bad)++;
             continue;
         }

@@ -170,6 +170,15 @@ static void put_plain(FILE *out, double v)
     fputs(buf, out);
 }
 
+static void put_plain_at(FILE *out, const cJSON *o, const char *key)
+{
+    double v;
+    if (num(o, key, &v))
+        put_plain(out, v);
+    else
+        fputs(ABSENT, out);
+}
+
 static void put_endpoint(FILE *out, const cJSON *e)
 {
     const char *method = str(e, "method");
@@ -872,7 +881,7 @@ static void write_highlights(FILE *out, const cJSON *doc)
         fputs("- **Peak throughput**: ", out);
         put_rate(out, peak, "rps");
         fputs(" req/s at t = ", out);
-        put_count(out, peak, "t");
+        put_plain_at(out, peak, "t");
         fputs(" s", out);
         if (num(peak, "users", &v))
             fprintf(out, " (%.0f users)", v);
@@ -883,12 +892,12 @@ static void write_highlights(FILE *out, const cJSON *doc)
         fputs("- **Worst p99**: ", out);
         put_ms(out, worst, "p99_ms");
         fputs(" ms at t = ", out);
-        put_count(out, worst, "t");
+        put_plain_at(out, worst, "t");
         fputs(" s.\n", out);
     }
     if (first_fail) {
         fputs("- **First failures** at t = ", out);
-        put_count(out, first_fail, "t");
+        put_plain_at(out, first_fail, "t");
         fputs(" s.\n", out);
     }
     /* one line per replica, in the order of the document's replica list */
