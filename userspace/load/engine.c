@@ -301,7 +301,12 @@ static void start_request(struct engine *e, struct slot *s, uint64_t intended, u
         e->failed = true;
         snprintf(e->fail_msg, sizeof(e->fail_msg), "curl_multi_add_handle: %s",
                  curl_multi_strerror(mc));
+        return;
     }
+    /* Send it now (its timer is due at once), not after the rest of this batch of responses:
+     * the server starts on it while the engine handles the others, as wrk does. */
+    int running;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
 static uint8_t classify(CURLcode code, long os_errno, long status)
