@@ -447,3 +447,47 @@ Test(run, scenario_file_errors_name_the_line_and_flags_override_the_file)
     test_server_stop(&srv);
     tmpdir_remove(dir);
 }
+
+Test(run, stages_ramp_users_and_end_the_run)
+{
+    struct test_server srv;
+    struct test_server_opts o = {.delay_ms = 10};
+    cr_assert_eq(test_server_start(&srv, &o), 0);
+    struct run r;
+    run(&r, 0, (const char *[]){"-H", srv.url, "--stage", "1s:4", "--stage", "1500ms:4", NULL});
+    expect_ok(&r);
+    cr_expect_str_eq(str(r.json, "stop_reason"), "stages done");
+    double d = num(r.json, "duration_s");
+    cr_expect(d >= 2.4 && d < 3.5, "duration %g", d);
+    char path[600], line[4096];
+    snprintf(path, sizeof(path), "%s_stats_history.csv", r.csv_prefix);
+    char *history = file_read_all(path, NULL);
+    cr_assert_not_null(history);
+    double first_users = -1, max_users = 0;
+    for (int i = 1; text_line(history, i, line, sizeof(line)) == 0; i++)
+        if (strstr(line, ",,Aggregated,")) {
+            double u = csv_col(line, 1);
+            if (first_users < 0)
+                first_users = u;
+            max_users = u > max_users ? u : max_users;
+        }
+    cr_expect_eq(max_users, 4, "users reach the stage target");
+    cr_expect(first_users >= 1 && first_users <= 4);
+    free(history);
+    done(&r);
+    test_server_stop(&srv);
+}
+
+Test(run, think_time_paces_each_user)
+{
+    struct test_server srv;
+    struct test_server_opts o = {0};
+    cr_assert_eq(test_server_start(&srv, &o), 0);
+    struct run r;
+    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "2", "--wait", "constant:100ms", "-t", "2s", NULL});
+    expect_ok(&r);
+    double n = num(cJSON_GetObjectItem(r.json, "aggregated"), "requests");
+    cr_expect(n >= 30 && n <= 42, "2 users x 2 s / 100 ms think time: %g requests", n);
+    done(&r);
+    test_server_stop(&srv);
+}
