@@ -351,6 +351,25 @@ Test(report_html, no_string_from_the_document_injects_markup_or_script, .timeout
     page_close(&p);
 }
 
+Test(report_html, uses_what_the_correlator_adds, .timeout = 120)
+{
+    struct page p;
+    page_open(&p, "report-full.json", NULL);
+    expect_clean(&p);
+    cr_expect_eq(expect_charts_drawn(&p, "report-full"), 10);
+    expect_text(&p, "#breakdown table thead th:nth-child(2)", "Requests");
+    expect_text(&p, "#breakdown table thead th:nth-child(10)", "Event loop wait");
+    expect_text(&p, "#breakdown h3", "By replica (all its matched requests, averaged)");
+    expect_text(&p, "#breakdown > .body > .table-scroll tbody td:nth-child(1)", "demo");
+    expect_text(&p, "#breakdown > .body > .table-scroll tbody td:nth-child(2)", "1,295");
+    cr_expect_eq(eval_num(&p, "Chart.getChart(document.querySelector('#breakdown canvas'))"
+                              ".data.datasets.length"), 8, "one bar part per non-zero component");
+    expect_text(&p, "#verdict table tbody tr:nth-child(2) td:nth-child(3)", "0.30%");
+    expect_text(&p, "#verdict table tbody tr:nth-child(3) td:nth-child(3)", "no data");
+    expect_text(&p, "#verdict table tbody tr:nth-child(3) td:nth-child(2)", "GET /missing");
+    page_close(&p);
+}
+
 Test(report_html, client_only_run_explains_what_is_missing, .timeout = 120)
 {
     struct page p;

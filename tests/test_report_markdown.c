@@ -168,8 +168,8 @@ Test(report_markdown, fills_the_template_from_the_sample)
     expect_has(md, "CPU peaked at 1.97 of 2 cores (t = 9 s); all 2 workers busy from t = 9 s");
     /* recommendations and thresholds */
     expect_has(md, "1. Add CPU: each replica is CPU-bound\n");
-    expect_has(md, "| p95&lt;200ms | 80.3 | pass |\n");
-    expect_has(md, "| fail&lt;0.1% | 0.23 | **FAIL** |\n");
+    expect_has(md, "| p95&lt;200ms | Aggregated | 80.3 | pass |\n");
+    expect_has(md, "| fail&lt;0.1% | Aggregated | 0.23 | **FAIL** |\n");
     expect_has(md, "- **Thresholds**: 1 of 2 broken\n");
     expect_has(md, "on, 1300 request spans, 0 lost events");
     free(md);
@@ -254,6 +254,26 @@ Test(report_markdown, hostile_strings_stay_text_in_a_real_renderer)
         free(md);
         tmpdir_remove(dir);
     }
+}
+
+Test(report_markdown, uses_what_the_correlator_adds)
+{
+    char *md = render_fixture("report-full.json");
+    expect_no_markup(md);
+    expect_tables_consistent(md);
+    /* the document's own component names, the requests per band, the per-replica split */
+    expect_has(md, "| Band | Requests | Latency | Network + client | Accept queue | Receive queue "
+                   "| On CPU | Run queue (waiting for a core) | Other off-CPU | Event loop wait "
+                   "| Sending the response | Largest part |\n");
+    expect_has(md, "| p99 | 52 | 150.2 | 0.40 | 110.0 | 1.20 | 35.0 | 0.50 | 0.10 | 0.25 | 0.30 "
+                   "| Accept queue (74%) |\n");
+    expect_has(md, "| demo | 1295 | 44.9 | 0.40 | 20.0 |");
+    /* thresholds as the correlator shows them, per endpoint, with no data said */
+    expect_has(md, "| p95&lt;200ms | Aggregated | 80.3 ms | pass |\n");
+    expect_has(md, "| POST /predict:fail&lt;0.1% | POST /predict | 0.30% | **FAIL** |\n");
+    expect_has(md, "| GET /missing:p99&lt;1s | GET /missing | no data | **FAIL** |\n");
+    expect_has(md, "- **Thresholds**: 2 of 3 broken\n");
+    free(md);
 }
 
 Test(report_markdown, client_only_run_says_why_there_is_no_server_side)

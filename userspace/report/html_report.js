@@ -106,6 +106,7 @@
   function causeColour(name) { return CAUSES[name] ? CAUSES[name][1] : '#5d6675'; }
 
   var COMPONENTS = {
+    send_lag: ['Sent late by the generator', '#e5a50a'], event_wait: ['Event-loop wait', '#98c1d9'],
     connect: ['Connect', '#9aa5b1'], network_client: ['Network + client', '#c3cad3'],
     accept_queue: ['Accept queue', '#e8a33d'], receive_queue: ['Receive queue', '#f2cf5b'],
     on_cpu: ['On-CPU', '#d1495b'], run_queue: ['Run queue', '#8f2d56'],
@@ -206,7 +207,10 @@
       b.appendChild(el('h3', null, 'Thresholds'));
       b.appendChild(table([
         {title: 'Threshold', get: function (t) { return el('code', null, text(t.expr)); }},
-        {title: 'Value', num: true, get: function (t) { return fmtNum(t.value); }},
+        {title: 'Endpoint', get: function (t) { return str(t.endpoint) || 'Aggregated'; }},
+        {title: 'Value', num: true, get: function (t) {
+          return t.no_data === true ? 'no data' : str(t.shown) || (fmtNum(t.value) + (str(t.unit) ? ' ' + t.unit : ''));
+        }},
         {title: 'Result', get: function (t) {
           return t.ok === true ? el('span', {class: 'chip pass'}, 'pass') : el('span', {class: 'chip fail'}, 'FAIL');
         }}
@@ -532,6 +536,12 @@
 
   /* ---- breakdown ----------------------------------------------------------------------- */
 
+  /* The document may name its components ("components": {key: label}); else our names. */
+  function componentInfo(bd, k, i) {
+    var p = pick(COMPONENTS, k, i), label = str(obj(bd.components)[k]);
+    return [label ? label.charAt(0).toUpperCase() + label.slice(1) : p[0], p[1]];
+  }
+
   function renderBreakdown() {
     var b = body('breakdown'), bd = obj(doc.breakdown);
     var rows = arr(bd.rows).filter(isObj);
@@ -559,7 +569,7 @@
         data: {
           labels: rows.map(function (r) { return text(r.label) + ' (' + fmtMs(r.latency_ms) + ' ms)'; }),
           datasets: keys.map(function (k, i) {
-            var p = pick(COMPONENTS, k, i);
+            var p = componentInfo(bd, k, i);
             return {label: p[0], backgroundColor: p[1], borderWidth: 0, barPercentage: 0.7,
               data: rows.map(function (r) { var v = obj(r.components_ms)[k]; return isNum(v) ? v : 0; })};
           })
@@ -569,14 +579,27 @@
           plugins: {tooltip: {callbacks: {label: function (ctx) { return ctx.dataset.label + ': ' + fmtMs(ctx.parsed.x) + ' ms'; }}}}}
       });
     }
+    var counted = rows.some(function (r) { return isNum(r.requests); });
     var cols = [
       {title: 'Band', get: function (r) { return text(r.label); }},
+      counted ? {title: 'Requests', num: true, get: function (r) { return fmtInt(r.requests); }} : null,
       {title: 'Latency (ms)', num: true, get: function (r) { return fmtMs(r.latency_ms); }}
-    ];
+    ].filter(Boolean);
     keys.forEach(function (k, i) {
-      cols.push({title: pick(COMPONENTS, k, i)[0], num: true, get: function (r) { return fmtMs(obj(r.components_ms)[k]); }});
+      cols.push({title: componentInfo(bd, k, i)[0], num: true, get: function (r) { return fmtMs(obj(r.components_ms)[k]); }});
     });
-    b.appendChild(el('div', {style: 'margin-top:12px'}, table(cols, rows)));
+    b.appendChild(el('div', {style: 'margin-top:12px'}, table(cols, rows, null, 'compact')));
+
+    /* the same split per replica, over all its requests, when the document has it */
+    var reps = obj(bd.replicas), names = Object.keys(reps).filter(function (n) { return isObj(reps[n]); });
+    if (names.length) {
+      var repCols = cols.slice();
+      repCols[0] = {title: 'Replica', get: function (n) { return n; }};
+      b.appendChild(el('h3', null, 'By replica (all its matched requests, averaged)'));
+      b.appendChild(table(repCols.map(function (c, i) {
+        return i === 0 ? c : {title: c.title, num: c.num, get: function (n) { return c.get(reps[n]); }};
+      }), names, null, 'compact'));
+    }
   }
 
   /* ---- flame graphs (drawn by loadscope as inline SVG; here only the explanations) ------ */

@@ -645,10 +645,16 @@ static const char *component_label(const char *key)
     return NULL;
 }
 
-static void put_component(FILE *out, const char *key)
+/* The document's own label ("components": {key: label}) first, then ours, then the key. */
+static void put_component(FILE *out, const cJSON *labels, const char *key)
 {
-    const char *label = component_label(key);
-    if (label)
+    const char *label = str(labels, key);
+    if (label && label[0] >= 'a' && label[0] <= 'z') { /* a table header: capitalized */
+        fputc(label[0] - 'a' + 'A', out);
+        md_text(out, label + 1);
+    } else if (label)
+        md_text(out, label);
+    else if ((label = component_label(key)))
         fputs(label, out);
     else
         md_text(out, key);
@@ -666,18 +672,30 @@ static bool component_used(const cJSON *rows, const char *key)
     return false;
 }
 
-static void breakdown_row(FILE *out, const cJSON *row, const cJSON *keys_row, const cJSON *rows)
+struct breakdown_cols {
+    const cJSON *keys_row; /* the first row's components_ms: the column order */
+    const cJSON *rows;     /* every row, to leave out components that are always zero */
+    const cJSON *labels;   /* the document's component labels, if any */
+    bool counted;          /* rows carry their number of requests */
+};
+
+static void breakdown_row(FILE *out, const char *label, const cJSON *row,
+                          const struct breakdown_cols *bc)
 {
     const cJSON *comp = get(row, "components_ms"), *k;
     fputs("| ", out);
-    md_text(out, str(row, "label"));
+    md_text(out, label);
+    if (bc->counted) {
+        fputs(" | ", out);
+        put_count(out, row, "requests");
+    }
     fputs(" | ", out);
     put_ms(out, row, "latency_ms");
     double sum = 0, best = -1;
     const char *best_key = NULL;
-    cJSON_ArrayForEach(k, keys_row) {
+    cJSON_ArrayForEach(k, bc->keys_row) {
         double v;
-        if (!component_used(rows, k->string))
+        if (!component_used(bc->rows, k->string))
             continue;
         fputs(" | ", out);
         put_ms(out, comp, k->string);
@@ -691,7 +709,7 @@ static void breakdown_row(FILE *out, const cJSON *row, const cJSON *keys_row, co
     }
     fputs(" | ", out);
     if (best_key && sum > 0) {
-        put_component(out, best_key);
+        put_component(out, bc->labels, best_key);
         fprintf(out, " (%.0f%%)", 100.0 * best / sum);
     } else {
         fputs(ABSENT, out);
@@ -699,9 +717,30 @@ static void breakdown_row(FILE *out, const cJSON *row, const cJSON *keys_row, co
     fputs(" |\n", out);
 }
 
+static void breakdown_header(FILE *out, const char *first, const struct breakdown_cols *bc)
+{
+    const cJSON *k;
+    size_t cols = 0;
+    fprintf(out, "| %s%s | Latency", first, bc->counted ? " | Requests" : "");
+    cJSON_ArrayForEach(k, bc->keys_row) {
+        if (!component_used(bc->rows, k->string))
+            continue;
+        fputs(" | ", out);
+        put_component(out, bc->labels, k->string);
+        cols++;
+    }
+    fputs(" | Largest part |\n|---|", out);
+    if (bc->counted)
+        fputs("--:|", out);
+    fputs("--:", out);
+    for (size_t i = 0; i < cols; i++)
+        fputs("|--:", out);
+    fputs("|---|\n", out);
+}
+
 static void write_breakdown(FILE *out, const cJSON *doc)
 {
-    const cJSON *bd = get(doc, "breakdown"), *rows = get(bd, "rows"), *k;
+    const cJSON *bd = get(doc, "breakdown"), *rows = get(bd, "rows");
     fputs("### Where the time went\n\n", out);
     if (array_size(rows) == 0) {
         fputs("No per-request breakdown: it needs server tracing (see Tracing below).\n\n",
@@ -722,25 +761,26 @@ static void write_breakdown(FILE *out, const cJSON *doc)
         }
         fputs(". Each row averages the requests in that latency band (ms).\n\n", out);
     }
-    /* the first row's components give the column order */
-    const cJSON *keys_row = get(cJSON_GetArrayItem(rows, 0), "components_ms");
-    fputs("| Band | Latency", out);
-    size_t cols = 0;
-    cJSON_ArrayForEach(k, keys_row) {
-        if (!component_used(rows, k->string))
-            continue;
-        fputs(" | ", out);
-        put_component(out, k->string);
-        cols++;
-    }
-    fputs(" | Largest part |\n|---|--:", out);
-    for (size_t i = 0; i < cols; i++)
-        fputs("|--:", out);
-    fputs("|---|\n", out);
+    struct breakdown_cols bc = {
+        .keys_row = get(cJSON_GetArrayItem(rows, 0), "components_ms"),
+        .rows = rows,
+        .labels = get(bd, "components"),
+        .counted = get(cJSON_GetArrayItem(rows, 0), "requests") != NULL,
+    };
     const cJSON *row;
+    breakdown_header(out, "Band", &bc);
     cJSON_ArrayForEach(row, rows)
-        breakdown_row(out, row, keys_row, rows);
+        breakdown_row(out, str(row, "label"), row, &bc);
     fputc('\n', out);
+    /* the same split per replica, over all its requests, when the document has it */
+    const cJSON *reps = get(bd, "replicas");
+    if (cJSON_IsObject(reps) && reps->child) {
+        fputs("By replica (all its matched requests, averaged):\n\n", out);
+        breakdown_header(out, "Replica", &bc);
+        cJSON_ArrayForEach(row, reps)
+            breakdown_row(out, row->string, row, &bc);
+        fputc('\n', out);
+    }
 }
 
 struct replica_peaks {
@@ -930,16 +970,27 @@ static void write_thresholds(FILE *out, const cJSON *doc)
     const cJSON *th = get(doc, "thresholds"), *t;
     if (array_size(th) == 0)
         return;
-    fputs("## Thresholds\n\n| Threshold | Value | Result |\n|---|--:|---|\n", out);
+    fputs("## Thresholds\n\n| Threshold | Endpoint | Value | Result |\n|---|---|--:|---|\n", out);
     cJSON_ArrayForEach(t, th) {
         double v;
         fputs("| ", out);
         md_text(out, str(t, "expr"));
         fputs(" | ", out);
-        if (num(t, "value", &v))
+        md_text(out, str(t, "endpoint") ? str(t, "endpoint") : "Aggregated");
+        fputs(" | ", out);
+        if (cJSON_IsTrue(get(t, "no_data"))) {
+            fputs("no data", out);
+        } else if (str(t, "shown")) {
+            md_text(out, str(t, "shown"));
+        } else if (num(t, "value", &v)) {
             put_plain(out, v);
-        else
+            if (str(t, "unit")) {
+                fputc(' ', out);
+                md_text(out, str(t, "unit"));
+            }
+        } else {
             fputs(ABSENT, out);
+        }
         fputs(cJSON_IsTrue(get(t, "ok")) ? " | pass |\n" : " | **FAIL** |\n", out);
     }
     fputc('\n', out);
