@@ -341,10 +341,20 @@ static int pass_span(void *arg, const void *rec)
     return r->fn(r->ctx, rec);
 }
 
+int server_tables_each_span_where(struct store *s, const char *where,
+                                  int (*fn)(void *ctx, const struct server_span *sp), void *ctx,
+                                  struct error *err)
+{
+    struct span_reader r = {fn, ctx};
+    char order[1024];
+    snprintf(order, sizeof(order), " %s%s ORDER BY first_read_ns, span_id",
+             where ? "WHERE " : "", where ? where : "");
+    return each_row(s, "server_spans", order, span_fields, COUNT(span_fields),
+                    sizeof(struct server_span), pass_span, &r, err);
+}
+
 int server_tables_each_span(struct store *s, int (*fn)(void *ctx, const struct server_span *sp),
                             void *ctx, struct error *err)
 {
-    struct span_reader r = {fn, ctx};
-    return each_row(s, "server_spans", " ORDER BY first_read_ns, span_id", span_fields,
-                    COUNT(span_fields), sizeof(struct server_span), pass_span, &r, err);
+    return server_tables_each_span_where(s, NULL, fn, ctx, err);
 }

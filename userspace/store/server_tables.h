@@ -27,6 +27,10 @@ int server_tables_add_generator_second(struct store *s, int64_t second, double b
 /* Readers, in time order; fn returns non-zero to stop. */
 int server_tables_each_span(struct store *s, int (*fn)(void *ctx, const struct server_span *sp),
                             void *ctx, struct error *err);
+/* Same, only the spans matching an SQL condition on server_spans (e.g. "replica = 0"). */
+int server_tables_each_span_where(struct store *s, const char *where,
+                                  int (*fn)(void *ctx, const struct server_span *sp), void *ctx,
+                                  struct error *err);
 int server_tables_each_window(struct store *s,
                               int (*fn)(void *ctx, const struct replica_window *w), void *ctx,
                               struct error *err);
