@@ -1,10 +1,11 @@
 /* loadscope run: drive an HTTP API with load and report what the clients saw.
  *
- * Reads top-down: options (file, then flags) -> scenario -> check the targets -> start the
- * engines -> report every 2 s while they run -> stop (time, count, Ctrl-C) -> final outputs
- * (console summary, CSV, JSON) -> exit code (3 when a threshold broke). Records flow from the
- * engine threads through on_record into per-thread stats shards; a later stage (tracing, the
- * run store) plugs in at on_record and around the engine start/stop. */
+ * Reads top-down: options (file, then flags) -> scenario -> check the targets -> open the run
+ * session (run store, server-side tracer) -> start the engines -> report every 2 s while they
+ * run -> stop (time, count, Ctrl-C) -> console summary -> the session's end: tracer stopped,
+ * store flushed, correlation and verdict, every output -> exit code (3 when a threshold broke).
+ * Records flow from the engine threads through on_record into per-thread stats shards (the live
+ * tables) and into the run store (everything after the run is computed from the store). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/run_session.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/error.h"
@@ -27,7 +29,6 @@
 #include "load/threshold.h"
 #include "report/console.h"
 #include "report/locust_csv.h"
-#include "report/summary_json.h"
 
 #define REPORT_INTERVAL_NS (2 * NS_PER_SEC)
 #define TICK_NS (100 * NS_PER_MS)
@@ -74,10 +75,23 @@ static const char usage_text[] =
     "      --stop-timeout D      grace for in-flight requests at the stop (default 5s)\n"
     "      --threads N           engine threads, one per core (default 1)\n"
     "\n"
-    "Output\n"
+    "Server side (BPF, when the targets are on this host and loadscope runs as root)\n"
+    "      --replica NAME=SPEC   what to trace: NAME=port:8001, NAME=pid:1234,\n"
+    "                            NAME=cgroup:/sys/fs/cgroup/...; repeatable (default: one replica\n"
+    "                            per local target port)\n"
+    "      --no-trace            client side only\n"
+    "      --window D            server aggregation window (default 1s)\n"
+    "      --profile-hz N        CPU stack samples per second per CPU (default 49, 0 = off)\n"
+    "\n"
+    "Output (every run is stored in a directory: run.db, report.json/.html/.md, stats_*.csv,\n"
+    "trace.json, profiles/; 'loadscope report DIR' regenerates them)\n"
+    "      --out DIR             the run directory (default loadscope-runs/<date>-<time>)\n"
     "      --csv PREFIX          PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv\n"
     "                            (Locust's columns, unrounded)\n"
-    "      --json FILE           summary as JSON\n"
+    "      --json FILE           the report document (summary, timeline, verdict) as JSON\n"
+    "      --html FILE           a self-contained HTML report\n"
+    "      --markdown FILE       the Markdown report\n"
+    "      --trace-out FILE      Perfetto / chrome://tracing timeline of client and server\n"
     "      --threshold EXPR      p95<200ms, p99<=1s, avg<100ms, fail<1%, rps>100, or per endpoint\n"
     "                            'POST /predict:p95<500ms'; a broken one exits with code 3\n"
     "      --only-summary        no table every 2 s, only the final summary\n"
@@ -90,7 +104,8 @@ static const char usage_text[] =
 
 enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, OPT_THREADS,
        OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
-       OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY };
+       OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY, OPT_OUT, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT,
+       OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ };
 
 static const struct option long_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -115,6 +130,14 @@ static const struct option long_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"no-check", no_argument, NULL, OPT_NO_CHECK},
     {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"markdown", required_argument, NULL, OPT_MARKDOWN},
+    {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
+    {"no-trace", no_argument, NULL, OPT_NO_TRACE},
+    {"replica", required_argument, NULL, OPT_REPLICA},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"profile-hz", required_argument, NULL, OPT_PROFILE_HZ},
     {NULL, 0, NULL, 0},
 };
 
@@ -130,7 +153,41 @@ struct run_args {
     size_t flag_count;
     bool only_summary;
     bool help;
+    struct run_session_options session; /* run store, tracing, extra outputs */
 };
+
+/* Options about the run's store, tracing and outputs rather than the load. Returns 1 when opt
+ * was one of them, 0 when not, -1 on a bad value. */
+static int session_option(int opt, const char *value, struct run_session_options *o,
+                          struct error *err)
+{
+    switch (opt) {
+    case OPT_OUT: o->out_dir = value; return 1;
+    case OPT_HTML: o->paths.html = value; return 1;
+    case OPT_MARKDOWN: o->paths.markdown = value; return 1;
+    case OPT_TRACE_OUT: o->paths.trace_out = value; return 1;
+    case OPT_NO_TRACE: o->no_trace = true; return 1;
+    case OPT_REPLICA:
+        if (o->replica_count == TRACE_MAX_REPLICAS)
+            return error_set(err, "at most %d --replica", TRACE_MAX_REPLICAS);
+        return replica_spec_parse(value, &o->replicas[o->replica_count++], err) < 0 ? -1 : 1;
+    case OPT_WINDOW:
+        if (duration_parse(value, &o->window_ns, err) < 0)
+            return error_prefix(err, "--window");
+        if (o->window_ns < 10 * NS_PER_MS)
+            return error_set(err, "--window must be at least 10ms");
+        return 1;
+    case OPT_PROFILE_HZ: {
+        char *end;
+        long hz = strtol(value, &end, 10);
+        if (*value == '\0' || *end || hz < 0 || hz > 10000)
+            return error_set(err, "--profile-hz takes 0..10000, not '%s'", value);
+        o->profile_hz = (int)hz;
+        return 1;
+    }
+    default: return 0;
+    }
+}
 
 static const char *flag_key(int opt)
 {
@@ -159,6 +216,7 @@ static const char *flag_key(int opt)
 static int parse_args(int argc, char **argv, struct run_args *a, struct error *err)
 {
     memset(a, 0, sizeof(*a));
+    a->session.profile_hz = -1;
     a->flags = calloc((size_t)argc + 1, sizeof(*a->flags));
     if (!a->flags)
         return error_set(err, "out of memory");
@@ -185,6 +243,11 @@ static int parse_args(int argc, char **argv, struct run_args *a, struct error *e
             a->only_summary = true;
             continue;
         }
+        int session = session_option(opt, optarg, &a->session, err);
+        if (session < 0)
+            return -1;
+        if (session)
+            continue;
         const char *key = flag_key(opt);
         a->flags[a->flag_count++] = (struct flag){key, opt == OPT_NO_CHECK ? "false" : optarg};
     }
@@ -237,9 +300,17 @@ static int check_thresholds(const struct scenario *sc, struct error *err)
     return 0;
 }
 
+/* What an engine thread's records feed: its live stats shard and the run store. */
+struct record_sink {
+    struct stats_shard *shard;
+    struct run_session *session;
+};
+
 static void on_record(void *ctx, const struct client_record *r)
 {
-    stats_shard_add(ctx, r);
+    struct record_sink *sink = ctx;
+    stats_shard_add(sink->shard, r);
+    run_session_record(sink->session, r);
 }
 
 struct live {
@@ -248,6 +319,7 @@ struct live {
     struct engine_pool *pool;
     struct stats_shard **shards;
     struct stats *stats;
+    struct run_session *session;
     uint64_t start_ns;
     bool only_summary;
 };
@@ -298,6 +370,7 @@ static void watch(struct live *l, struct selfcheck *check)
             }
         }
         drain(l, now);
+        run_session_tick(l->session, l->pool, now);
         char msg[256];
         if (selfcheck_sample(check, l->pool, l->sc->open_loop, now, msg, sizeof(msg)))
             snprintf(warning, sizeof(warning), "%s", msg); /* shown with the next table */
@@ -330,17 +403,6 @@ static const char *stop_reason(const struct scenario *sc, const struct engine_co
     return "schedule end";
 }
 
-static int write_outputs(const struct scenario *sc, const struct run_result *res, struct error *err)
-{
-    console_print_summary(stdout, res);
-    int rc = 0;
-    if (sc->csv_prefix && locust_csv_write(sc->csv_prefix, res, err) < 0)
-        rc = -1;
-    struct error err2;
-    if (sc->json_path && summary_json_write_file(sc->json_path, res, rc ? &err2 : err) < 0)
-        rc = -1;
-    return rc;
-}
 
 static void install_signals(void)
 {
@@ -365,8 +427,9 @@ static struct stats_labels labels_of(const struct scenario *sc, const char **met
                                  sc->open_loop};
 }
 
-static int run_load(struct scenario *sc, bool only_summary)
+static int run_load(struct scenario *sc, const struct run_args *args)
 {
+    bool only_summary = args->only_summary;
     struct error err = {{0}};
     const char *methods[SCENARIO_MAX_ENDPOINTS], *names[SCENARIO_MAX_ENDPOINTS];
     const char *hosts[SCENARIO_MAX_HOSTS];
@@ -377,7 +440,9 @@ static int run_load(struct scenario *sc, bool only_summary)
     double start_wall = clock_wall_seconds() + 0.020;
     struct stats *stats = stats_create(&labels, start_ns, start_wall);
     struct stats_shard *shards[SCENARIO_MAX_THREADS] = {0};
+    struct record_sink sinks[SCENARIO_MAX_THREADS];
     void *ctxs[SCENARIO_MAX_THREADS];
+    struct run_session *session = NULL;
     struct threshold thresholds[SCENARIO_MAX_THRESHOLDS];
     struct threshold_result results[SCENARIO_MAX_THRESHOLDS];
     int code = EXIT_RUNTIME;
@@ -391,13 +456,21 @@ static int run_load(struct scenario *sc, bool only_summary)
         code = EXIT_USAGE;
         goto out;
     }
+    struct run_session_options session_opts = args->session;
+    session_opts.paths.csv_prefix = sc->csv_prefix;
+    session_opts.paths.json = sc->json_path;
+    if (run_session_open(&session, sc, &session_opts, start_ns, start_wall, &err) < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        goto out;
+    }
     for (unsigned i = 0; i < sc->threads; i++) {
         shards[i] = stats_shard_create(&labels, start_ns, start_wall);
         if (!shards[i]) {
             fprintf(stderr, "loadscope: out of memory\n");
             goto out;
         }
-        ctxs[i] = shards[i];
+        sinks[i] = (struct record_sink){shards[i], session};
+        ctxs[i] = &sinks[i];
     }
     struct schedule sched;
     schedule_init(&sched, sc);
@@ -409,7 +482,7 @@ static int run_load(struct scenario *sc, bool only_summary)
     }
     struct selfcheck check;
     selfcheck_init(&check, sc->threads, start_ns);
-    struct live live = {sc, &sched, pool, shards, stats, start_ns, only_summary};
+    struct live live = {sc, &sched, pool, shards, stats, session, start_ns, only_summary};
     watch(&live, &check);
     int engine_rc = engine_pool_join(pool, &err);
     now = clock_now_ns();
@@ -437,7 +510,9 @@ static int run_load(struct scenario *sc, bool only_summary)
         .threshold_count = sc->threshold_count,
         .selfcheck = &check,
     };
-    if (write_outputs(sc, &res, &err) < 0) {
+    console_print_summary(stdout, &res);
+    bool stored_passed;
+    if (run_session_finish(session, &res, stdout, &stored_passed, &err) < 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
         goto out;
     }
@@ -450,6 +525,7 @@ static int run_load(struct scenario *sc, bool only_summary)
         fprintf(stderr, "loadscope: threshold broken\n");
 out:
     engine_pool_destroy(pool);
+    run_session_free(session);
     for (unsigned i = 0; i < sc->threads; i++)
         stats_shard_destroy(shards[i]);
     stats_destroy(stats);
@@ -475,7 +551,7 @@ int cmd_run(int argc, char **argv)
         goto fail;
     if (sc.check && target_check(&sc, CHECK_TIMEOUT_NS, &err) < 0)
         goto fail;
-    code = run_load(&sc, args.only_summary);
+    code = run_load(&sc, &args);
     goto done;
 fail:
     fprintf(stderr, "loadscope: %s\n", err.msg);

@@ -155,6 +155,17 @@ static int client_failures(struct store *s, struct verdict_input *in, struct err
         }
     }
     sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT status, count(*) AS n FROM client_requests WHERE failure = ?"
+                           " GROUP BY status ORDER BY n DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return error_set(err, "sqlite: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int(st, 1, FAILURE_HTTP_STATUS);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        in->top_status = (uint16_t)sqlite3_column_int(st, 0);
+        in->top_status_count = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
     return 0;
 }
 
@@ -252,7 +263,7 @@ static void fill_input(const struct analysis *a, int replica, const struct break
 
     size_t n = a->timeline.seconds, steady = 0;
     struct scope_sums total = {0};
-    double host_cpu = 0;
+    double host_cpu = 0, traced_cpu = 0;
     for (size_t t = 0; t < n; t++) {
         struct scope_sums sec = {0}, host = {0};
         double wait = 0, down = 0, ignore_wait, ignore_down;
@@ -278,7 +289,9 @@ static void fill_input(const struct analysis *a, int replica, const struct break
             total.cpu += sec.cpu;
             total.span_cpu += sec.span_cpu;
             total.busy += sec.busy;
-            host_cpu += host.cpu;
+            /* the host's own count includes processes nobody traced (and the generator) */
+            host_cpu += g->present && g->host_cpu_cores > host.cpu ? g->host_cpu_cores : host.cpu;
+            traced_cpu += host.cpu;
             if (g->busy > in->generator_busy_max)
                 in->generator_busy_max = g->busy;
         }
@@ -288,6 +301,7 @@ static void fill_input(const struct analysis *a, int replica, const struct break
         in->span_cpu_cores = total.span_cpu / (double)steady;
         in->busy_workers = total.busy / (double)steady;
         in->host_cpu_cores = host_cpu / (double)steady;
+        in->traced_cpu_cores = traced_cpu / (double)steady;
     }
     in->listen_overflows = total.overflows;
     in->resets = total.resets;

@@ -35,8 +35,9 @@ struct replica_second {
 
 struct generator_second {
     bool present;
-    double busy;            /* busiest engine thread's CPU share (0..1) */
+    double busy;            /* busiest engine thread: (on-CPU + run-queue) / wall, 0..1 */
     uint64_t sends, late_sends;
+    double host_cpu_cores;  /* the whole host's busy CPU (every process) */
 };
 
 struct replica_info {

@@ -66,7 +66,9 @@ struct signals {
     double wait_share;     /* of latency */
     double downstream_share;
     double cpu_util;       /* replica CPU / its cores */
-    double host_util;
+    double host_util;      /* the whole host's CPU / its cores */
+    double cpu_saturation; /* the tighter of the two */
+    double others_cpu;     /* cores used by processes outside the traced replicas */
     double worker_util;
     double cpu_outside;    /* cores burnt outside request spans (consumers, background) */
     double fail_share;
@@ -91,6 +93,10 @@ static void derive(const struct verdict_input *in, struct signals *s)
     s->downstream_share = ratio(s->downstream_ms, s->service_ms);
     s->cpu_util = ratio(in->cpu_cores, in->cores_available);
     s->host_util = ratio(in->host_cpu_cores, in->host_cores);
+    s->cpu_saturation = s->cpu_util > s->host_util ? s->cpu_util : s->host_util;
+    s->others_cpu = in->host_cpu_cores - in->traced_cpu_cores;
+    if (s->others_cpu < 0)
+        s->others_cpu = 0;
     s->worker_util = ratio(in->busy_workers, in->workers);
     s->cpu_outside = in->cpu_cores - in->span_cpu_cores;
     if (s->cpu_outside < 0)
@@ -123,6 +129,9 @@ static void rule_network_errors(const struct verdict_input *in, const struct sig
     if (in->http_4xx)
         add_evidence(f, "%llu HTTP 4xx answers (rejected requests)",
                      (unsigned long long)in->http_4xx);
+    if (in->top_status_count)
+        add_evidence(f, "most frequent: HTTP %u (%llu times)", in->top_status,
+                     (unsigned long long)in->top_status_count);
     if (k[FAILURE_CONNECT] || k[FAILURE_OTHER])
         add_evidence(f, "%llu other transfer errors",
                      (unsigned long long)(k[FAILURE_CONNECT] + k[FAILURE_OTHER]));
@@ -162,15 +171,16 @@ static void rule_cpu_contention(const struct verdict_input *in, const struct sig
 {
     if (!in->traced)
         return;
-    f->score = ramp(s->runq_share, 0.15, 0.45) * ramp(s->host_util, 0.55, 0.85);
+    f->score = ramp(s->runq_share, 0.2, 0.5) * ramp(s->host_util, 0.6, 0.85);
     snprintf(f->summary, sizeof(f->summary),
              "CPU contention: requests wait %.1f ms for a core (%.0f%% of their CPU time), "
-             "host CPU %.2f of %.0f cores",
+             "host CPU %.2f of %.0f cores busy",
              s->runq_ms, 100 * s->runq_share, in->host_cpu_cores, in->host_cores);
     add_evidence(f, "run-queue wait %.1f ms per request, %.0f%% of on-CPU + run-queue time",
                  s->runq_ms, 100 * s->runq_share);
-    add_evidence(f, "traced processes use %.2f of the host's %.0f cores", in->host_cpu_cores,
-                 in->host_cores);
+    add_evidence(f, "host CPU %.2f of %.0f cores busy: traced replicas %.2f, other processes "
+                    "%.2f",
+                 in->host_cpu_cores, in->host_cores, in->traced_cpu_cores, s->others_cpu);
     add_evidence(f, "%.0f worker threads compete for %.0f cores", in->workers, in->host_cores);
 }
 
@@ -179,7 +189,9 @@ static void rule_inference(const struct verdict_input *in, const struct signals 
 {
     if (!in->traced)
         return;
-    f->score = ramp(s->oncpu_share, 0.35, 0.70) * ramp(s->cpu_util, 0.55, 0.85);
+    /* compute-bound work on saturated CPUs; a large run queue is contention instead */
+    f->score = ramp(s->oncpu_share, 0.35, 0.65) * ramp(s->cpu_saturation, 0.6, 0.85) *
+               (1 - ramp(s->runq_share, 0.3, 0.6));
     snprintf(f->summary, sizeof(f->summary),
              "inference: %.0f%% of the workers' request time is on-CPU (%.1f ms per request), "
              "CPU %.2f of %.0f cores",
@@ -188,6 +200,9 @@ static void rule_inference(const struct verdict_input *in, const struct signals 
                  100 * s->oncpu_share, s->oncpu_ms);
     add_evidence(f, "CPU %.2f of the %.0f cores the replica may use (%.0f%%)", in->cpu_cores,
                  in->cores_available, 100 * s->cpu_util);
+    if (s->others_cpu >= 0.25)
+        add_evidence(f, "the host's CPU is %.0f%% busy: other processes take %.2f cores",
+                     100 * s->host_util, s->others_cpu);
     add_evidence(f, "run-queue wait %.2f ms per request", s->runq_ms);
     if (s->wait_ms > 0.1 * s->latency_ms)
         add_evidence(f, "requests queue %.1f ms for a worker (a consequence of the busy CPU)",
@@ -367,11 +382,20 @@ static void recommend(const struct verdict_input *in, const struct signals *s,
                      "accept path (a single acceptor, a proxy in front, the listen backlog).");
         break;
     case CAUSE_CPU_CONTENTION:
-        snprintf(r, len,
-                 "Fewer runnable threads than cores: about %.0f worker threads share %.0f cores "
-                 "and wait %.1f ms per request for one. Reduce replicas x workers to the core "
-                 "count, pin replicas to distinct cores, or move replicas to other hosts.",
-                 in->workers, in->host_cores, s->runq_ms);
+        if (s->others_cpu * 2 >= in->host_cpu_cores)
+            snprintf(r, len,
+                     "Other processes on this host took %.2f of its %.0f cores, so the %.0f "
+                     "worker threads wait %.1f ms per request for a core: load-test on a quiet "
+                     "host (or give the server dedicated cores) before reading its capacity "
+                     "from these numbers.",
+                     s->others_cpu, in->host_cores, in->workers, s->runq_ms);
+        else
+            snprintf(r, len,
+                     "More runnable threads than cores: about %.0f worker threads share %.0f "
+                     "cores and wait %.1f ms per request for one. Reduce replicas x workers to "
+                     "the core count, pin replicas to distinct cores, or move replicas to other "
+                     "hosts.",
+                     in->workers, in->host_cores, s->runq_ms);
         break;
     case CAUSE_LOAD_GENERATOR:
         snprintf(r, len,
@@ -379,7 +403,12 @@ static void recommend(const struct verdict_input *in, const struct signals *s,
                  "on other cores than the server, or from another machine, then measure again.");
         break;
     case CAUSE_NETWORK_ERRORS:
-        if (in->failures_by_kind[FAILURE_CONNECT_REFUSED] * 2 > in->failures)
+        if (in->http_4xx * 2 > in->failures)
+            snprintf(r, len, "Most failures are HTTP 4xx answers (%llu x HTTP %u): the server "
+                             "rejects the requests as sent; check the method, path, headers and "
+                             "body (Content-Type, upload field) of the failing endpoint.",
+                     (unsigned long long)in->top_status_count, in->top_status);
+        else if (in->failures_by_kind[FAILURE_CONNECT_REFUSED] * 2 > in->failures)
             snprintf(r, len, "Most failures are refused connections: the server was not "
                              "listening (not started, crashed, or wrong port).");
         else if (in->http_5xx * 2 > in->failures)
@@ -401,12 +430,19 @@ static void recommend(const struct verdict_input *in, const struct signals *s,
 
 /* ---- decision ------------------------------------------------------------------------------ */
 
+/* On equal scores, failures come first (nothing else matters while requests fail), then the
+ * generator (its numbers would not describe the server). */
+static int priority(enum cause c)
+{
+    return c == CAUSE_NETWORK_ERRORS ? -2 : c == CAUSE_LOAD_GENERATOR ? -1 : (int)c;
+}
+
 static int by_score(const void *a, const void *b)
 {
     const struct finding *x = a, *y = b;
     if (x->score != y->score)
         return x->score < y->score ? 1 : -1;
-    return (int)x->cause - (int)y->cause;
+    return priority(x->cause) - priority(y->cause);
 }
 
 void verdict_decide(const struct verdict_input *in, struct verdict *out)

@@ -58,6 +58,8 @@ struct verdict_input {
     uint64_t requests, failures;
     uint64_t failures_by_kind[FAILURE_KIND_COUNT];
     uint64_t http_5xx, http_4xx;
+    uint16_t top_status;        /* the most frequent failing HTTP status (0: none) */
+    uint64_t top_status_count;
     double duration_s;
     bool open_loop;
     uint64_t sends, late_sends;
@@ -72,7 +74,9 @@ struct verdict_input {
     double host_cores;
     double cpu_cores;           /* average over loaded seconds */
     double span_cpu_cores;      /* of which inside request spans */
-    double host_cpu_cores;      /* every traced replica together */
+    double host_cpu_cores;      /* the whole host, every process (or the traced ones when
+                                   the host was not sampled) */
+    double traced_cpu_cores;    /* every traced replica together */
     double workers;             /* threads that served requests */
     double busy_workers;        /* average over loaded seconds */
     uint64_t listen_overflows, resets, retransmits;

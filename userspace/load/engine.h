@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "load/record.h"
@@ -83,6 +84,8 @@ bool engine_pool_done(struct engine_pool *p);
 void engine_pool_counters(const struct engine_pool *p, struct engine_counters *sum);
 /* CPU time (ns) consumed so far by engine thread i, for the self-check; 0 when unknown. */
 uint64_t engine_pool_thread_cpu_ns(const struct engine_pool *p, unsigned i);
+/* Kernel thread id of engine thread i (0 until it started). */
+pid_t engine_pool_thread_tid(const struct engine_pool *p, unsigned i);
 /* Joins the threads; -1 with err when an engine failed. */
 int engine_pool_join(struct engine_pool *p, struct error *err);
 void engine_pool_destroy(struct engine_pool *p);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "load/engine.h"
@@ -13,6 +14,7 @@ struct pool_thread {
     pthread_t thread;
     bool started;
     _Atomic bool done;
+    _Atomic pid_t tid; /* kernel thread id, for /proc/self/task/TID (self-check) */
     int rc;
     struct error err;
 };
@@ -25,6 +27,7 @@ struct engine_pool {
 static void *thread_main(void *arg)
 {
     struct pool_thread *t = arg;
+    atomic_store(&t->tid, gettid());
     t->rc = engine_run(t->engine, &t->err);
     atomic_store(&t->done, true);
     return NULL;
@@ -133,6 +136,11 @@ uint64_t engine_pool_thread_cpu_ns(const struct engine_pool *p, unsigned i)
             return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
     }
     return engine_final_cpu_ns(t->engine);
+}
+
+pid_t engine_pool_thread_tid(const struct engine_pool *p, unsigned i)
+{
+    return i < p->count ? atomic_load(&p->threads[i].tid) : 0;
 }
 
 int engine_pool_join(struct engine_pool *p, struct error *err)

@@ -149,12 +149,13 @@ CREATE TABLE IF NOT EXISTS stacks (
     count   INTEGER NOT NULL
 );
 
--- The load generator watching itself, per second of the run.
+-- The load generator watching itself, and the host's CPU, per second of the run.
 CREATE TABLE IF NOT EXISTS generator_seconds (
-    second     INTEGER PRIMARY KEY,
-    busy       REAL NOT NULL,     -- busiest engine thread's CPU share (0..1)
-    sends      INTEGER NOT NULL,  -- open loop: sends due
-    late_sends INTEGER NOT NULL
+    second         INTEGER PRIMARY KEY,
+    busy           REAL NOT NULL,    -- busiest engine thread: (on-CPU + run-queue) / wall, 0..1
+    sends          INTEGER NOT NULL, -- open loop: sends due
+    late_sends     INTEGER NOT NULL,
+    host_cpu_cores REAL NOT NULL     -- CPU busy on the whole host (every process), in cores
 );
 
 -- The correlator's join: client request -> the server span that served it (method 1 =

@@ -22,7 +22,8 @@ int server_tables_add_replica(struct store *s, unsigned index, const char *name,
 int server_tables_add_stack(struct store *s, unsigned replica, const char *stack,
                             uint64_t count, struct error *err);
 int server_tables_add_generator_second(struct store *s, int64_t second, double busy,
-                                       uint64_t sends, uint64_t late_sends, struct error *err);
+                                       uint64_t sends, uint64_t late_sends,
+                                       double host_cpu_cores, struct error *err);
 
 /* Readers, in time order; fn returns non-zero to stop. */
 int server_tables_each_span(struct store *s, int (*fn)(void *ctx, const struct server_span *sp),
