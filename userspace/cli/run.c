@@ -532,8 +532,21 @@ out:
     return code;
 }
 
+/* The command line as typed (argv[0] is "run"), quoted where needed, for the reports. */
+static void command_line(int argc, char **argv, char *buf, size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "loadscope");
+    for (int i = 0; i < argc && off < len; i++) {
+        bool plain = argv[i][0] && strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+                                                   "QRSTUVWXYZ0123456789-_=:/.,@%+") ==
+                                       strlen(argv[i]);
+        off += (size_t)snprintf(buf + off, len - off, plain ? " %s" : " '%s'", argv[i]);
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
+    char command[4096];
     struct run_args args;
     struct error err = {{0}};
     struct scenario sc;
@@ -541,6 +554,8 @@ int cmd_run(int argc, char **argv)
     int code = EXIT_USAGE;
     if (parse_args(argc, argv, &args, &err) < 0)
         goto fail;
+    command_line(argc, argv, command, sizeof(command));
+    args.session.command = command;
     if (args.help) {
         fputs(usage_text, stdout);
         code = EXIT_OK;
