@@ -2,7 +2,8 @@
 # Load generator benchmark: loadscope vs wrk vs Locust (FastHttpUser) against one nginx on
 # loopback, same connection count and duration; nginx pinned to core 1, each client to core 0.
 # Prints requests/s and requests per client CPU-second (user+sys of the client process, from
-# /usr/bin/time) and the ratios, then loadscope's RSS over a long full-rate run (must stay flat).
+# bash's `times` for the waited-for child) and the ratios, then loadscope's RSS over a long
+# full-rate run (must stay flat).
 #
 #   BENCH_SECONDS=10 BENCH_CONNECTIONS=50   per-client run
 #   BENCH_RSS_SECONDS=60 (RSS sampled at 10 s and at the end); BENCH_LONG=1: 1 and 10 minutes
@@ -15,7 +16,7 @@ CONNS=${BENCH_CONNECTIONS:-50}
 PORT=${BENCH_PORT:-18481}
 if [ "${BENCH_LONG:-0}" = 1 ]; then RSS_FIRST=60; RSS_SECS=600; else RSS_FIRST=10; RSS_SECS=${BENCH_RSS_SECONDS:-60}; fi
 PY=/usr/bin/python3
-for tool in nginx wrk taskset /usr/bin/time "$BIN"; do
+for tool in nginx wrk taskset "$BIN"; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench_load: missing $tool (tools/install-deps.sh, make)" >&2; exit 1; }
 done
 
@@ -55,17 +56,27 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-# cpu_of FILE -> user+sys seconds written by /usr/bin/time -f "%U %S"
-cpu_of() { tail -n 1 "$1" | awk '{print $1 + $2}'; }
+# timed FILE CMD...: runs CMD, then writes its user+sys CPU seconds to FILE
+timed() {
+    local file=$1
+    shift
+    (
+        "$@" && rc=0 || rc=$?
+        times > "$file.all" # second line, the children: "XmY.YYYs XmY.YYYs"
+        tail -n 1 "$file.all" > "$file"
+        exit $rc
+    )
+}
+cpu_of() { awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
 
 # --- wrk -----------------------------------------------------------------------------------
-taskset -c 0 /usr/bin/time -f "%U %S" -o "$DIR/wrk.time" \
+timed "$DIR/wrk.time" taskset -c 0 \
     wrk -t1 -c"$CONNS" -d"${SECS}s" "$URL/index.html" > "$DIR/wrk.out" 2>&1
 WRK_REQ=$(awk '/requests in/ {print $1}' "$DIR/wrk.out")
 WRK_CPU=$(cpu_of "$DIR/wrk.time")
 
 # --- loadscope (closed model, no think time, users = connections) ----------------------------
-taskset -c 0 /usr/bin/time -f "%U %S" -o "$DIR/ls.time" \
+timed "$DIR/ls.time" taskset -c 0 \
     "$BIN" run -H "$URL" -e "GET /index.html" -u "$CONNS" -t "${SECS}s" --only-summary \
     --json "$DIR/ls.json" > "$DIR/ls.out" 2>&1
 LS_REQ=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["aggregated"]["requests"])' "$DIR/ls.json")
@@ -74,7 +85,7 @@ LS_CPU=$(cpu_of "$DIR/ls.time")
 # --- Locust FastHttpUser ---------------------------------------------------------------------
 LC_REQ=0; LC_CPU=0
 if $PY -c 'import locust' 2>/dev/null; then
-    (cd "$DIR" && taskset -c 0 /usr/bin/time -f "%U %S" -o "$DIR/lc.time" \
+    (cd "$DIR" && timed "$DIR/lc.time" taskset -c 0 \
         $PY -m locust -f "$OLDPWD/tools/bench/locustfile.py" --headless -u "$CONNS" -r "$CONNS" \
         -t "${SECS}s" -H "$URL" --only-summary > "$DIR/lc.out" 2>&1) || true
     # the first "Aggregated" row of the summary: its first number is the request count

@@ -7,7 +7,9 @@ status=0
 for part in tools/bench/bench_*.sh; do
     [ -e "$part" ] || continue
     echo "== $part"
-    if ! flock /tmp/loadscope-cpu.lock sh "$part"; then
+    # each part runs with the interpreter its #! line names (bash parts need bash)
+    interp=$(head -n 1 "$part" | sed -n 's/^#! *//p')
+    if ! flock /tmp/loadscope-cpu.lock ${interp:-sh} "$part"; then
         echo "bench: $part failed" >&2
         status=1
     fi

@@ -594,12 +594,6 @@ int engine_run(struct engine *e, struct error *err)
         } else if (now >= e->cfg.start_ns) {
             drive(e, now);
         }
-        if (e->curl_deadline <= now) {
-            e->curl_deadline = UINT64_MAX;
-            curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-            process_done(e);
-            continue;
-        }
         uint64_t wake = next_wake(e, now);
         struct timespec ts, *tsp = NULL;
         if (wake != UINT64_MAX) {
