@@ -38,6 +38,9 @@ static void run(struct run *r, int sigint_ms, const char *const *args)
     all[n++] = "--csv";
     all[n++] = r->csv_prefix;
     all[n++] = "--only-summary";
+    all[n++] = "--no-trace"; /* the load generator alone: tracing has its own tests */
+    all[n++] = "--out";
+    all[n++] = r->dir;
     all[n] = NULL;
     cr_assert_eq(run_loadscope(&r->res, all, sigint_ms, LIMIT_S), 0);
     char *text = file_read_all(r->json_path, NULL);
@@ -54,22 +57,37 @@ static void done(struct run *r)
     tmpdir_remove(r->dir);
 }
 
-static double num(const cJSON *o, const char *path)
+/* The item at a '/'-separated path ("stats/aggregated/percentiles_ms/99.9"). */
+static const cJSON *at(const cJSON *o, const char *path)
 {
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", path);
     const cJSON *cur = o;
-    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, "/", &save); tok && cur; tok = strtok_r(NULL, "/", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    cr_assert(cur && cJSON_IsNumber(cur), "no number at %s", path);
-    return cur->valuedouble;
+    cr_assert_not_null(cur, "nothing at %s", path);
+    return cur;
 }
 
-static const char *str(const cJSON *o, const char *key)
+static double num(const cJSON *o, const char *path)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    cr_assert(v && cJSON_IsString(v), "no string %s", key);
+    const cJSON *v = at(o, path);
+    cr_assert(cJSON_IsNumber(v), "no number at %s", path);
+    return v->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *path)
+{
+    const cJSON *v = at(o, path);
+    cr_assert(cJSON_IsString(v), "no string at %s", path);
     return v->valuestring;
+}
+
+/* The report document's aggregated client stats (docs/report-document.md). */
+static const cJSON *agg_of(const struct run *r)
+{
+    return at(r->json, "stats/aggregated");
 }
 
 static void expect_ok(const struct run *r)
@@ -86,10 +104,10 @@ Test(run, max_requests_sends_exactly_that_many)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "-u", "5", "--threads", "2", "--max-requests", "777", NULL});
     expect_ok(&r);
-    const cJSON *agg = cJSON_GetObjectItem(r.json, "aggregated");
+    const cJSON *agg = agg_of(&r);
     cr_expect_eq(num(agg, "requests"), 777);
     cr_expect_eq(num(agg, "failures"), 0);
-    cr_expect_str_eq(str(r.json, "stop_reason"), "max requests");
+    cr_expect_str_eq(str(r.json, "run/stop_reason"), "max requests");
     cr_expect(strstr(r.res.out, "Aggregated"), "summary table on stdout");
     done(&r);
     test_server_stop(&srv);
@@ -103,13 +121,13 @@ Test(run, run_time_bounds_the_run)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "-u", "4", "-t", "2s", NULL});
     expect_ok(&r);
-    double n = num(cJSON_GetObjectItem(r.json, "aggregated"), "requests");
+    double n = num(agg_of(&r), "requests");
     /* 4 users x 2 s / ~10.1 ms = ~790; a busy 2-core box does less, never more */
     cr_expect(n >= 350 && n <= 800, "requests %g", n);
     cr_expect(r.res.seconds < 6, "took %.1f s", r.res.seconds);
-    double d = num(r.json, "duration_s");
+    double d = num(r.json, "run/duration_s");
     cr_expect(d >= 1.95 && d < 2.5, "duration %g", d);
-    cr_expect_str_eq(str(r.json, "stop_reason"), "run time");
+    cr_expect_str_eq(str(r.json, "run/stop_reason"), "run time");
     done(&r);
     test_server_stop(&srv);
 }
@@ -122,8 +140,9 @@ Test(run, percentiles_match_a_known_server_delay)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "-u", "8", "--max-requests", "400", NULL});
     expect_ok(&r);
-    const cJSON *lat = cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "aggregated"), "latency_ms");
-    double p50 = num(lat, "p50"), p90 = num(lat, "p90"), min = num(lat, "min");
+    const cJSON *agg = agg_of(&r);
+    double p50 = num(agg, "percentiles_ms/50"), p90 = num(agg, "percentiles_ms/90"),
+           min = num(agg, "min_ms");
     cr_expect(p50 >= 20.0 && p50 <= 20.0 * 1.05, "p50 %.3f ms for a 20 ms server", p50);
     cr_expect(min >= 20.0, "min %.3f ms: nothing answers faster than the delay", min);
     cr_expect(p90 <= 23.0, "p90 %.3f ms", p90);
@@ -133,7 +152,7 @@ Test(run, percentiles_match_a_known_server_delay)
 
 static const cJSON *only_failure(const struct run *r)
 {
-    const cJSON *fails = cJSON_GetObjectItem(r->json, "failures");
+    const cJSON *fails = at(r->json, "stats/failures");
     cr_assert_eq(cJSON_GetArraySize(fails), 1, "one failure kind; stdout: %s", r->res.out);
     return cJSON_GetArrayItem(fails, 0);
 }
@@ -223,10 +242,10 @@ Test(run, csv_files_have_locust_headers_and_agree_with_json)
     /* Aggregated row == JSON aggregated */
     cr_assert_eq(text_line(stats, 3, line, sizeof(line)), 0);
     cr_expect(!strncmp(line, ",Aggregated,", 12), "%s", line);
-    const cJSON *agg = cJSON_GetObjectItem(r.json, "aggregated");
+    const cJSON *agg = agg_of(&r);
     cr_expect_eq(csv_col(line, 2), num(agg, "requests"));
-    cr_expect(fabs(csv_col(line, 4) - num(agg, "latency_ms.median")) < 1e-5);
-    cr_expect(fabs(csv_col(line, 16) - num(agg, "latency_ms.p95")) < 1e-5);
+    cr_expect(fabs(csv_col(line, 4) - num(agg, "median_ms")) < 1e-5);
+    cr_expect(fabs(csv_col(line, 16) - num(agg, "percentiles_ms/95")) < 1e-5);
     cr_expect(fabs(csv_col(line, 9) - num(agg, "rps")) < 1e-3);
     /* weights: bee gets twice /a */
     char a[4096], b[4096];
@@ -260,15 +279,18 @@ Test(run, thresholds_set_the_exit_code)
     run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "30", "--threshold", "p95<500ms",
                                  "--threshold", "fail<1%", "--threshold", "GET /:p50<1s", NULL});
     expect_ok(&r);
-    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "thresholds_passed")));
+    const cJSON *ths = at(r.json, "thresholds");
+    cr_assert_eq(cJSON_GetArraySize(ths), 3);
+    for (int i = 0; i < 3; i++)
+        cr_expect(cJSON_IsTrue(at(cJSON_GetArrayItem(ths, i), "ok")), "threshold %d", i);
     done(&r);
     run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "30", "--threshold", "p95<5ms",
                                  "--threshold", "fail<1%", NULL});
     cr_expect_eq(r.res.exit_code, 3, "a broken threshold exits 3; stderr %s", r.res.err);
     cr_assert_not_null(r.json);
-    cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "thresholds_passed")));
-    const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "thresholds"), 0);
-    cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(t0, "passed")));
+    const cJSON *t0 = cJSON_GetArrayItem(at(r.json, "thresholds"), 0);
+    cr_expect(cJSON_IsFalse(at(t0, "ok")));
+    cr_expect(cJSON_IsTrue(at(cJSON_GetArrayItem(at(r.json, "thresholds"), 1), "ok")));
     cr_expect(num(t0, "value") >= 20);
     cr_expect(strstr(r.res.out, "BROKEN"), "the summary names the broken threshold");
     done(&r);
@@ -287,10 +309,10 @@ Test(run, ctrl_c_still_writes_every_output)
     run(&r, 1500, (const char *[]){"-H", srv.url, "-u", "4", "-t", "60s", NULL});
     expect_ok(&r);
     cr_expect(r.res.seconds < 10, "stopped after %.1f s", r.res.seconds);
-    cr_expect_str_eq(str(r.json, "stop_reason"), "interrupted");
-    double n = num(cJSON_GetObjectItem(r.json, "aggregated"), "requests");
+    cr_expect_str_eq(str(r.json, "run/stop_reason"), "interrupted");
+    double n = num(agg_of(&r), "requests");
     cr_expect(n > 100, "requests done before Ctrl-C: %g", n);
-    cr_expect_eq(num(cJSON_GetObjectItem(r.json, "aggregated"), "failures"), 0);
+    cr_expect_eq(num(agg_of(&r), "failures"), 0);
     char path[600];
     snprintf(path, sizeof(path), "%s_stats.csv", r.csv_prefix);
     char *stats = file_read_all(path, NULL);
@@ -316,12 +338,13 @@ Test(run, open_loop_corrects_for_a_stall)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "--rate", "400", "-c", "10", "-t", "5s", NULL});
     expect_ok(&r);
-    cr_expect_str_eq(str(r.json, "latency_basis"), "intended");
-    const cJSON *agg = cJSON_GetObjectItem(r.json, "aggregated");
+    cr_expect_str_eq(str(r.json, "stats/latency_basis"), "intended");
+    const cJSON *agg = agg_of(&r);
     double n = num(agg, "requests");
     cr_expect(n > 1800 && n <= 2001, "requests %g", n);
-    double corrected = num(agg, "latency_ms.p99"), uncorrected = num(agg, "uncorrected_latency_ms.p99");
-    double stall_max = num(agg, "latency_ms.max");
+    double corrected = num(agg, "percentiles_ms/99");
+    double uncorrected = num(agg, "uncorrected_percentiles_ms/99");
+    double stall_max = num(agg, "max_ms");
     cr_expect(corrected > 600, "corrected p99 %.1f ms shows the stall", corrected);
     cr_expect(stall_max > 900 && stall_max < 1400, "corrected max %.1f ms ~ the stall", stall_max);
     cr_expect(uncorrected < 100, "uncorrected p99 %.1f ms hides it", uncorrected);
@@ -344,10 +367,10 @@ Test(run, hosts_and_endpoints_share_load_by_weight)
     run(&r, 0, (const char *[]){"-H", ha, "-H", hb, "-u", "3", "--max-requests", "800",
                                  "-e", "GET /x weight=1", "-e", "GET /y weight=3", NULL});
     expect_ok(&r);
-    const cJSON *hosts = cJSON_GetObjectItem(r.json, "hosts");
+    const cJSON *hosts = at(r.json, "stats/hosts");
     cr_expect_eq(num(cJSON_GetArrayItem(hosts, 0), "requests"), 200);
     cr_expect_eq(num(cJSON_GetArrayItem(hosts, 1), "requests"), 600);
-    const cJSON *eps = cJSON_GetObjectItem(r.json, "endpoints");
+    const cJSON *eps = at(r.json, "stats/endpoints");
     cr_expect_eq(num(cJSON_GetArrayItem(eps, 0), "requests"), 200);
     cr_expect_eq(num(cJSON_GetArrayItem(eps, 1), "requests"), 600);
     done(&r);
@@ -376,7 +399,7 @@ Test(run, multipart_upload_arrives_intact)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "-u", "2", "--max-requests", "20", "-e", spec, NULL});
     expect_ok(&r);
-    const cJSON *agg = cJSON_GetObjectItem(r.json, "aggregated");
+    const cJSON *agg = agg_of(&r);
     cr_expect_eq(num(agg, "requests"), 20);
     cr_expect_eq(num(agg, "failures"), 0, "the server found the file intact in every request");
     done(&r);
@@ -384,7 +407,7 @@ Test(run, multipart_upload_arrives_intact)
     snprintf(spec, sizeof(spec), "POST /predict upload=image=@%s", other);
     run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "3", "-e", spec, NULL});
     expect_ok(&r);
-    cr_expect_eq(num(cJSON_GetObjectItem(r.json, "aggregated"), "failures"), 3);
+    cr_expect_eq(num(agg_of(&r), "failures"), 3);
     done(&r);
     test_server_stop(&srv);
     tmpdir_remove(dir);
@@ -439,10 +462,10 @@ Test(run, scenario_file_errors_name_the_line_and_flags_override_the_file)
     struct run r;
     run(&r, 0, (const char *[]){"-f", path, "-H", srv.url, "--max-requests", "12", NULL});
     expect_ok(&r);
-    cr_expect_eq(num(cJSON_GetObjectItem(r.json, "aggregated"), "requests"), 12);
-    const cJSON *ep = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "endpoints"), 0);
+    cr_expect_eq(num(agg_of(&r), "requests"), 12);
+    const cJSON *ep = cJSON_GetArrayItem(at(r.json, "stats/endpoints"), 0);
     cr_expect_str_eq(str(ep, "name"), "/file");
-    cr_expect_eq(num(r.json, "settings.users"), 2);
+    cr_expect_eq(num(r.json, "run/load/users"), 2);
     done(&r);
     test_server_stop(&srv);
     tmpdir_remove(dir);
@@ -456,8 +479,8 @@ Test(run, stages_ramp_users_and_end_the_run)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "--stage", "1s:4", "--stage", "1500ms:4", NULL});
     expect_ok(&r);
-    cr_expect_str_eq(str(r.json, "stop_reason"), "stages done");
-    double d = num(r.json, "duration_s");
+    cr_expect_str_eq(str(r.json, "run/stop_reason"), "stages done");
+    double d = num(r.json, "run/duration_s");
     cr_expect(d >= 2.4 && d < 3.5, "duration %g", d);
     char path[600], line[4096];
     snprintf(path, sizeof(path), "%s_stats_history.csv", r.csv_prefix);
@@ -486,7 +509,7 @@ Test(run, think_time_paces_each_user)
     struct run r;
     run(&r, 0, (const char *[]){"-H", srv.url, "-u", "2", "--wait", "constant:100ms", "-t", "2s", NULL});
     expect_ok(&r);
-    double n = num(cJSON_GetObjectItem(r.json, "aggregated"), "requests");
+    double n = num(agg_of(&r), "requests");
     cr_expect(n >= 30 && n <= 42, "2 users x 2 s / 100 ms think time: %g requests", n);
     done(&r);
     test_server_stop(&srv);

@@ -1,5 +1,5 @@
 /* What a finished (or interrupted) load run produced, as one plain model for the reports
- * (report/console, report/locust_csv, report/summary_json): they read it, never the engine. */
+ * (report/console, report/locust_csv, the report document): they read it, never the engine. */
 #ifndef LOADSCOPE_LOAD_RUN_RESULT_H
 #define LOADSCOPE_LOAD_RUN_RESULT_H
 

@@ -19,7 +19,7 @@ struct selfcheck {
     double process_cores;   /* the whole process's CPU over the run, in cores */
     uint64_t samples, busy_samples;
     uint64_t sends, late_sends; /* open model */
-    uint64_t max_behind_ns;
+    uint64_t max_behind_ns, last_behind_ns;
     bool cpu_saturated, fell_behind;
     /* sampler state */
     uint64_t start_ns, last_ns, start_process_cpu_ns;
