@@ -209,6 +209,7 @@ Test(verdict, names_each_cause_from_its_signals)
     in = base_input();
     set_parts(&in, 0, 0.3, 0.05, 150);
     in.cpu_cores = 1.05, in.span_cpu_cores = 0.02, in.host_cpu_cores = 1.1;
+    in.traced_cpu_cores = 1.05, in.outside_cpu_cores = 1.03;
     in.workers = 8, in.busy_workers = 7.9;
     cr_expect_str_eq(decide(&in), "queue");
 

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct generator_sample {
     double busy;
     uint64_t sends, late;
     double host_cpu; /* cores busy on the whole host */
+    double self_cpu; /* of which this process */
 };
 
 struct run_session {
@@ -52,6 +54,7 @@ struct run_session {
     double busy_max; /* within the current second */
     uint64_t last_tick_ns;
     uint64_t host_busy_ticks, host_sample_ns; /* /proc/stat at the start of the second */
+    uint64_t self_cpu_ns, self_sample_ns;     /* getrusage at the start of the second */
     struct run_session_options opts;
 };
 
@@ -402,8 +405,24 @@ static double host_cpu_since(struct run_session *s, uint64_t now_ns)
     return cores;
 }
 
+/* Cores this process (engines, store writer, tracer reader) used since the last call. */
+static double self_cpu_since(struct run_session *s, uint64_t now_ns)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * NS_PER_SEC +
+                   (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NS_PER_US;
+    double cores = 0;
+    if (s->self_sample_ns && now_ns > s->self_sample_ns && cpu >= s->self_cpu_ns)
+        cores = (double)(cpu - s->self_cpu_ns) / (double)(now_ns - s->self_sample_ns);
+    s->self_cpu_ns = cpu;
+    s->self_sample_ns = now_ns;
+    return cores;
+}
+
 static void push_second(struct run_session *s, int64_t second, double busy, uint64_t sends,
-                        uint64_t late, double host_cpu)
+                        uint64_t late, double host_cpu, double self_cpu)
 {
     if ((size_t)second >= s->second_cap) {
         size_t cap = s->second_cap ? s->second_cap * 2 : 64;
@@ -416,7 +435,7 @@ static void push_second(struct run_session *s, int64_t second, double busy, uint
         s->seconds = more;
         s->second_cap = cap;
     }
-    s->seconds[second] = (struct generator_sample){busy, sends, late, host_cpu};
+    s->seconds[second] = (struct generator_sample){busy, sends, late, host_cpu, self_cpu};
     if ((size_t)second + 1 > s->second_count)
         s->second_count = (size_t)second + 1;
 }
@@ -445,11 +464,13 @@ void run_session_tick(struct run_session *s, const struct engine_pool *pool, uin
         engine_pool_counters(pool, &c);
         uint64_t sends = s->sc->open_loop ? c.started - s->last_sends : 0;
         uint64_t late = s->sc->open_loop ? c.late - s->last_late : 0;
-        push_second(s, s->current_second, s->busy_max, sends, late, host_cpu_since(s, now_ns));
+        push_second(s, s->current_second, s->busy_max, sends, late, host_cpu_since(s, now_ns),
+                    self_cpu_since(s, now_ns));
         s->last_sends = c.started;
         s->last_late = c.late;
     } else {
         host_cpu_since(s, now_ns);
+        self_cpu_since(s, now_ns);
     }
     s->current_second = second;
     s->busy_max = 0;
@@ -547,7 +568,8 @@ static int save_run_facts(struct run_session *s, const struct run_result *live, 
     for (size_t t = 0; t < s->second_count; t++)
         if (server_tables_add_generator_second(s->store, (int64_t)t, s->seconds[t].busy,
                                                s->seconds[t].sends, s->seconds[t].late,
-                                               s->seconds[t].host_cpu, err))
+                                               s->seconds[t].host_cpu, s->seconds[t].self_cpu,
+                                               err))
             return -1;
     return 0;
 }
@@ -557,8 +579,8 @@ int run_session_finish(struct run_session *s, const struct run_result *live, FIL
 {
     *thresholds_passed = true;
     if (s->current_second >= 0)
-        push_second(s, s->current_second, s->busy_max, 0, 0,
-                    host_cpu_since(s, clock_now_ns()));
+        push_second(s, s->current_second, s->busy_max, 0, 0, host_cpu_since(s, clock_now_ns()),
+                    self_cpu_since(s, clock_now_ns()));
     if (s->trace) {
         trace_stop(s->trace, &s->totals);
         if (store_profiles(s, err) != 0)

@@ -263,7 +263,7 @@ static void fill_input(const struct analysis *a, int replica, const struct break
 
     size_t n = a->timeline.seconds, steady = 0;
     struct scope_sums total = {0};
-    double host_cpu = 0, traced_cpu = 0;
+    double host_cpu = 0, traced_cpu = 0, self_cpu = 0, outside_cpu = 0;
     for (size_t t = 0; t < n; t++) {
         struct scope_sums sec = {0}, host = {0};
         double wait = 0, down = 0, ignore_wait, ignore_down;
@@ -292,6 +292,8 @@ static void fill_input(const struct analysis *a, int replica, const struct break
             /* the host's own count includes processes nobody traced (and the generator) */
             host_cpu += g->present && g->host_cpu_cores > host.cpu ? g->host_cpu_cores : host.cpu;
             traced_cpu += host.cpu;
+            self_cpu += g->present ? g->self_cpu_cores : 0;
+            outside_cpu += host.cpu > host.span_cpu ? host.cpu - host.span_cpu : 0;
             if (g->busy > in->generator_busy_max)
                 in->generator_busy_max = g->busy;
         }
@@ -302,6 +304,8 @@ static void fill_input(const struct analysis *a, int replica, const struct break
         in->busy_workers = total.busy / (double)steady;
         in->host_cpu_cores = host_cpu / (double)steady;
         in->traced_cpu_cores = traced_cpu / (double)steady;
+        in->self_cpu_cores = self_cpu / (double)steady;
+        in->outside_cpu_cores = outside_cpu / (double)steady;
     }
     in->listen_overflows = total.overflows;
     in->resets = total.resets;

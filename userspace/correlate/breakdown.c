@@ -109,8 +109,11 @@ void breakdown_of(const struct client_record *c, const struct server_span *sp,
     }
 }
 
+#define MAX_REPLICA_BANDS (sizeof(((struct breakdown *)0)->replicas) / sizeof(struct breakdown_band))
+
 struct pass {
     struct histogram *latency;
+    struct histogram *downstream; /* [0]: all, [1 + r]: replica r */
     struct breakdown *out;
     int phase;
     uint64_t from_ns, to_ns;
@@ -144,12 +147,24 @@ static int visit(void *ctx, const struct client_record *c, const struct server_s
                      : r.latency_ns <= b->cut_ns[2] ? BAND_P90_99
                                                     : BAND_P99_100;
     add_to(&b->bands[band], &r);
-    if (sp->replica < sizeof(b->replicas) / sizeof(b->replicas[0])) {
+    uint64_t down = r.part_ns[COMP_DOWNSTREAM];
+    if (down)
+        hist_record(&p->downstream[0], down);
+    if (sp->replica < MAX_REPLICA_BANDS) {
         add_to(&b->replicas[sp->replica], &r);
+        if (down)
+            hist_record(&p->downstream[1 + sp->replica], down);
         if (sp->replica + 1 > b->replica_count)
             b->replica_count = sp->replica + 1;
     }
     return 0;
+}
+
+static void downstream_spread(struct breakdown_band *b, const struct histogram *h)
+{
+    b->downstream_requests = h->count;
+    b->downstream_p10_ns = hist_percentile(h, 10);
+    b->downstream_p50_ns = hist_percentile(h, 50);
 }
 
 static void finish(struct breakdown_band *b)
@@ -169,10 +184,16 @@ int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct 
     for (int i = 0; i < BAND_COUNT; i++)
         out->bands[i].label = labels[i];
     struct histogram *latency = malloc(sizeof(*latency));
-    if (!latency)
+    struct histogram *downstream = malloc((1 + MAX_REPLICA_BANDS) * sizeof(*downstream));
+    if (!latency || !downstream) {
+        free(latency);
+        free(downstream);
         return error_set(err, "out of memory");
+    }
     hist_reset(latency);
-    struct pass p = {latency, out, 0, from_ns, to_ns};
+    for (size_t i = 0; i < 1 + MAX_REPLICA_BANDS; i++)
+        hist_reset(&downstream[i]);
+    struct pass p = {latency, downstream, out, 0, from_ns, to_ns};
     int rc = matches_each(s, visit, &p, err);
     if (rc == 0) {
         out->matched = latency->count;
@@ -183,7 +204,13 @@ int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct 
         p.phase = 1;
         rc = matches_each(s, visit, &p, err);
     }
+    if (rc == 0) {
+        downstream_spread(&out->bands[BAND_ALL], &downstream[0]);
+        for (unsigned i = 0; i < out->replica_count; i++)
+            downstream_spread(&out->replicas[i], &downstream[1 + i]);
+    }
     free(latency);
+    free(downstream);
     if (rc != 0)
         return -1;
     for (int i = 0; i < BAND_COUNT; i++)

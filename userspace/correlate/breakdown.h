@@ -60,6 +60,9 @@ struct breakdown_band {
     uint64_t requests;
     double latency_ns; /* average */
     double part_ns[COMP_COUNT]; /* averages */
+    /* requests that waited downstream: how that wait varies (queueing makes p50 >> p10) */
+    uint64_t downstream_requests;
+    uint64_t downstream_p10_ns, downstream_p50_ns;
 };
 
 struct breakdown {

@@ -166,7 +166,7 @@ static int load_generator(struct store *s, struct timeline *t, struct error *err
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(store_db(s), "SELECT second, busy, sends, late_sends,"
-                           " host_cpu_cores FROM generator_seconds", -1, &st, NULL) != SQLITE_OK)
+                           " host_cpu_cores, self_cpu_cores FROM generator_seconds", -1, &st, NULL) != SQLITE_OK)
         return error_set(err, "sqlite: %s", sqlite3_errmsg(store_db(s)));
     while (sqlite3_step(st) == SQLITE_ROW) {
         sqlite3_int64 sec = sqlite3_column_int64(st, 0);
@@ -178,6 +178,7 @@ static int load_generator(struct store *s, struct timeline *t, struct error *err
         g->sends = (uint64_t)sqlite3_column_int64(st, 2);
         g->late_sends = (uint64_t)sqlite3_column_int64(st, 3);
         g->host_cpu_cores = sqlite3_column_double(st, 4);
+        g->self_cpu_cores = sqlite3_column_double(st, 5);
     }
     sqlite3_finalize(st);
     return 0;

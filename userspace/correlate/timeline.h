@@ -38,6 +38,7 @@ struct generator_second {
     double busy;            /* busiest engine thread: (on-CPU + run-queue) / wall, 0..1 */
     uint64_t sends, late_sends;
     double host_cpu_cores;  /* the whole host's busy CPU (every process) */
+    double self_cpu_cores;  /* of which loadscope's own process */
 };
 
 struct replica_info {

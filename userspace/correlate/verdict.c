@@ -68,9 +68,9 @@ struct signals {
     double cpu_util;       /* replica CPU / its cores */
     double host_util;      /* the whole host's CPU / its cores */
     double cpu_saturation; /* the tighter of the two */
-    double others_cpu;     /* cores used by processes outside the traced replicas */
+    double others_cpu;     /* cores used by processes outside the traced replicas and loadscope */
+    double queue_spread;   /* downstream wait p50 / p10 among requests that waited */
     double worker_util;
-    double cpu_outside;    /* cores burnt outside request spans (consumers, background) */
     double fail_share;
     double late_share;
 };
@@ -94,13 +94,13 @@ static void derive(const struct verdict_input *in, struct signals *s)
     s->cpu_util = ratio(in->cpu_cores, in->cores_available);
     s->host_util = ratio(in->host_cpu_cores, in->host_cores);
     s->cpu_saturation = s->cpu_util > s->host_util ? s->cpu_util : s->host_util;
-    s->others_cpu = in->host_cpu_cores - in->traced_cpu_cores;
+    s->others_cpu = in->host_cpu_cores - in->traced_cpu_cores - in->self_cpu_cores;
     if (s->others_cpu < 0)
         s->others_cpu = 0;
+    s->queue_spread = in->all.downstream_p10_ns
+                          ? (double)in->all.downstream_p50_ns / (double)in->all.downstream_p10_ns
+                          : 0;
     s->worker_util = ratio(in->busy_workers, in->workers);
-    s->cpu_outside = in->cpu_cores - in->span_cpu_cores;
-    if (s->cpu_outside < 0)
-        s->cpu_outside = 0;
     s->fail_share = ratio((double)in->failures, (double)in->requests);
     s->late_share = ratio((double)in->late_sends, (double)in->sends);
 }
@@ -209,11 +209,20 @@ static void rule_inference(const struct verdict_input *in, const struct signals 
                      s->wait_ms);
 }
 
-/* The job-queue pattern: workers block on a downstream socket while CPU is burnt outside
- * request handling (the queue's consumers). Returns its strength in [0, 1]. */
-static double job_queue_strength(const struct signals *s)
+/* The job-queue pattern: workers block on a downstream socket while something computes the
+ * jobs: CPU burnt outside request handling in a traced replica (model workers), or by other
+ * processes on the host (a consumer nobody traced: weaker evidence, it may be unrelated), or
+ * a downstream wait that varies widely between requests (jobs queueing). Returns its
+ * strength in [0, 1]. */
+static double job_queue_strength(const struct signals *s, const struct verdict_input *in)
 {
-    return ramp(s->downstream_share, 0.3, 0.7) * ramp(s->cpu_outside, 0.3, 0.8);
+    double consumer = ramp(in->outside_cpu_cores, 0.3, 0.8);
+    double others = 0.7 * ramp(s->others_cpu, 0.3, 0.8);
+    double spread = ramp(s->queue_spread, 1.5, 3.0);
+    double any = consumer > others ? consumer : others;
+    if (spread > any)
+        any = spread;
+    return ramp(s->downstream_share, 0.3, 0.7) * any;
 }
 
 static void rule_queue(const struct verdict_input *in, const struct signals *s,
@@ -221,18 +230,30 @@ static void rule_queue(const struct verdict_input *in, const struct signals *s,
 {
     if (!in->traced)
         return;
-    double job = job_queue_strength(s);
+    double job = job_queue_strength(s, in);
     double socket_queue = ramp(s->wait_share, 0.3, 0.6) * ramp(0.85 - s->worker_util, 0.0, 0.3);
     f->score = job > socket_queue ? job : socket_queue;
     if (job >= socket_queue) {
         snprintf(f->summary, sizeof(f->summary),
                  "queue: workers spend %.0f%% of each request (%.1f ms) waiting on a job queue "
                  "whose consumers use %.2f cores",
-                 100 * s->downstream_share, s->downstream_ms, s->cpu_outside);
+                 100 * s->downstream_share, s->downstream_ms,
+                 in->outside_cpu_cores + s->others_cpu);
         add_evidence(f, "%.1f ms per request blocked on a downstream socket (%.0f%% of service)",
                      s->downstream_ms, 100 * s->downstream_share);
-        add_evidence(f, "%.2f cores busy outside request handling (the queue's consumers)",
-                     s->cpu_outside);
+        if (in->outside_cpu_cores >= 0.2)
+            add_evidence(f, "%.2f cores busy in traced processes outside request handling (the "
+                            "queue's consumers)",
+                         in->outside_cpu_cores);
+        if (s->others_cpu >= 0.2)
+            add_evidence(f, "%.2f cores busy in untraced processes on the host (a consumer not "
+                            "traced? name it with --replica)",
+                         s->others_cpu);
+        if (s->queue_spread >= 1.5)
+            add_evidence(f, "the downstream wait varies %.1fx between requests (p50 %.1f ms, "
+                            "p10 %.1f ms): jobs queue",
+                         s->queue_spread, ms((double)in->all.downstream_p50_ns),
+                         ms((double)in->all.downstream_p10_ns));
         add_evidence(f, "only %.1f ms per request on-CPU in the API workers", s->oncpu_ms);
     } else {
         snprintf(f->summary, sizeof(f->summary),
@@ -258,7 +279,7 @@ static void rule_workers(const struct verdict_input *in, const struct signals *s
     f->score = ramp(s->worker_util, 0.70, 0.92) * ramp(s->wait_share, 0.05, 0.35) *
                ramp(1 - cpu_used, 0.10, 0.35);
     /* blocked on a saturated job queue, more workers would only wait longer */
-    f->score *= 1 - 0.8 * job_queue_strength(s);
+    f->score *= 1 - 0.8 * job_queue_strength(s, in);
     snprintf(f->summary, sizeof(f->summary),
              "workers: %.1f of %.0f workers busy, requests wait %.1f ms for a free one, "
              "CPU only %.2f of %.0f cores",
@@ -369,13 +390,14 @@ static void recommend(const struct verdict_input *in, const struct signals *s,
         break;
     }
     case CAUSE_QUEUE:
-        if (job_queue_strength(s) > 0)
+        if (job_queue_strength(s, in) > 0)
             snprintf(r, len,
                      "The job queue's consumers are the limit (%.2f cores busy outside request "
                      "handling while API workers wait %.1f ms per request): add consumer "
                      "processes (model workers) up to the free cores (%.2f of %.0f used), or make "
                      "each job cheaper.",
-                     s->cpu_outside, s->downstream_ms, in->host_cpu_cores, in->host_cores);
+                     in->outside_cpu_cores + s->others_cpu, s->downstream_ms,
+                     in->host_cpu_cores, in->host_cores);
         else
             snprintf(r, len,
                      "Requests wait in the socket queues while workers have room: check the "

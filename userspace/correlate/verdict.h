@@ -77,6 +77,9 @@ struct verdict_input {
     double host_cpu_cores;      /* the whole host, every process (or the traced ones when
                                    the host was not sampled) */
     double traced_cpu_cores;    /* every traced replica together */
+    double self_cpu_cores;      /* loadscope's own process */
+    double outside_cpu_cores;   /* every traced replica's CPU outside request spans: queue
+                                   consumers, model workers, background threads */
     double workers;             /* threads that served requests */
     double busy_workers;        /* average over loaded seconds */
     uint64_t listen_overflows, resets, retransmits;

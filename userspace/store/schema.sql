@@ -155,7 +155,8 @@ CREATE TABLE IF NOT EXISTS generator_seconds (
     busy           REAL NOT NULL,    -- busiest engine thread: (on-CPU + run-queue) / wall, 0..1
     sends          INTEGER NOT NULL, -- open loop: sends due
     late_sends     INTEGER NOT NULL,
-    host_cpu_cores REAL NOT NULL     -- CPU busy on the whole host (every process), in cores
+    host_cpu_cores REAL NOT NULL,    -- CPU busy on the whole host (every process), in cores
+    self_cpu_cores REAL NOT NULL     -- of which loadscope itself (engines, store, tracer reader)
 );
 
 -- The correlator's join: client request -> the server span that served it (method 1 =

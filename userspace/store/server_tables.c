@@ -238,7 +238,7 @@ struct generator_row {
     int64_t second;
     double busy;
     uint64_t sends, late;
-    double host_cpu;
+    double host_cpu, self_cpu;
 };
 
 static void bind_generator(sqlite3_stmt *st, const void *arg)
@@ -249,16 +249,18 @@ static void bind_generator(sqlite3_stmt *st, const void *arg)
     sqlite3_bind_int64(st, 3, (sqlite3_int64)r->sends);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)r->late);
     sqlite3_bind_double(st, 5, r->host_cpu);
+    sqlite3_bind_double(st, 6, r->self_cpu);
 }
 
 int server_tables_add_generator_second(struct store *s, int64_t second, double busy,
                                        uint64_t sends, uint64_t late_sends,
-                                       double host_cpu_cores, struct error *err)
+                                       double host_cpu_cores, double self_cpu_cores,
+                                       struct error *err)
 {
-    struct generator_row r = {second, busy, sends, late_sends, host_cpu_cores};
+    struct generator_row r = {second, busy, sends, late_sends, host_cpu_cores, self_cpu_cores};
     return exec_bound(s,
                       "INSERT OR REPLACE INTO generator_seconds(second, busy, sends, late_sends,"
-                      " host_cpu_cores) VALUES (?,?,?,?,?)",
+                      " host_cpu_cores, self_cpu_cores) VALUES (?,?,?,?,?,?)",
                       err, bind_generator, &r);
 }
 

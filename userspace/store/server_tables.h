@@ -23,7 +23,8 @@ int server_tables_add_stack(struct store *s, unsigned replica, const char *stack
                             uint64_t count, struct error *err);
 int server_tables_add_generator_second(struct store *s, int64_t second, double busy,
                                        uint64_t sends, uint64_t late_sends,
-                                       double host_cpu_cores, struct error *err);
+                                       double host_cpu_cores, double self_cpu_cores,
+                                       struct error *err);
 
 /* Readers, in time order; fn returns non-zero to stop. */
 int server_tables_each_span(struct store *s, int (*fn)(void *ctx, const struct server_span *sp),
