@@ -8,6 +8,8 @@
 #   BENCH_SECONDS=10 BENCH_CONNECTIONS=50   per-client run
 #   BENCH_RSS_SECONDS=60 (RSS sampled at 10 s and at the end); BENCH_LONG=1: 1 and 10 minutes
 #   LOADSCOPE_BIN (default build/loadscope)
+# loadscope runs with --no-trace: this measures the load generator (and its run store) alone;
+# tools/bench/bench_trace.sh measures the tracer.
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${LOADSCOPE_BIN:-$PWD/build/loadscope}
@@ -67,6 +69,10 @@ timed() {
         exit $rc
     )
 }
+# requests_in FILE: the aggregated request count of a --json report document
+requests_in() {
+    $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["aggregated"]["requests"])' "$1"
+}
 cpu_of() { awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
 
 # --- wrk -----------------------------------------------------------------------------------
@@ -78,8 +84,8 @@ WRK_CPU=$(cpu_of "$DIR/wrk.time")
 # --- loadscope (closed model, no think time, users = connections) ----------------------------
 timed "$DIR/ls.time" taskset -c 0 \
     "$BIN" run -H "$URL" -e "GET /index.html" -u "$CONNS" -t "${SECS}s" --only-summary \
-    --json "$DIR/ls.json" > "$DIR/ls.out" 2>&1
-LS_REQ=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["aggregated"]["requests"])' "$DIR/ls.json")
+    --no-trace --out "$DIR/ls-run" --json "$DIR/ls.json" > "$DIR/ls.out" 2>&1
+LS_REQ=$(requests_in "$DIR/ls.json")
 LS_CPU=$(cpu_of "$DIR/ls.time")
 
 # --- Locust FastHttpUser ---------------------------------------------------------------------
@@ -120,12 +126,12 @@ PYEOF
 # --- RSS over a long full-rate run ----------------------------------------------------------------
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 taskset -c 0 "$BIN" run -H "$URL" -e "GET /index.html" -u "$CONNS" -t "$((RSS_SECS + 2))s" \
-    --only-summary --json "$DIR/rss.json" > "$DIR/rss.out" 2>&1 &
+    --only-summary --no-trace --out "$DIR/rss-run" --json "$DIR/rss.json" > "$DIR/rss.out" 2>&1 &
 LS_PID=$!
 sleep "$RSS_FIRST"; RSS1=$(rss_kb $LS_PID)
 sleep "$((RSS_SECS - RSS_FIRST))"; RSS2=$(rss_kb $LS_PID)
 wait $LS_PID || true
-RSS_REQ=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["aggregated"]["requests"])' "$DIR/rss.json")
+RSS_REQ=$(requests_in "$DIR/rss.json")
 $PY - "$RSS_FIRST" "$RSS1" "$RSS_SECS" "$RSS2" "$RSS_REQ" <<'PYEOF'
 import sys
 t1, r1, t2, r2, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
