@@ -18,9 +18,16 @@ struct {
     __type(value, struct conn_state);
 } conn_zero SEC(".maps");
 
-static __always_inline struct sock_acc *sock_acc_of(__u32 replica)
+/* task-context writers only: plain adds (maps.bpf.h) */
+static __always_inline struct sock_acc *sock_acc_task(__u32 replica)
 {
     return bpf_map_lookup_elem(&sock_accs, &replica);
+}
+
+/* any context: atomic adds */
+static __always_inline struct sock_acc *sock_acc_any(__u32 replica)
+{
+    return bpf_map_lookup_elem(&sock_accs_any, &replica);
 }
 
 static __always_inline void tuple_of(const struct sock *sk, struct conn_tuple *t)

@@ -30,11 +30,13 @@ struct {
     __type(value, __u32);
 } tgid_replica SEC(".maps");
 
-/* listening TCP port (host order) -> replica: which connections are client connections. */
+/* listening TCP port (host order) -> replica + 1 (0: none): which sockets are a replica's
+ * server side. An array indexed by port (256 KiB) so that the check every sk_data_ready on
+ * the host makes is an inlined lookup, not a hash. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 256);
-    __type(key, __u16);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
     __type(value, __u32);
 } listen_ports SEC(".maps");
 
@@ -59,12 +61,23 @@ struct {
     __type(value, struct window_slot);
 } window_slots SEC(".maps");
 
+/* Socket counters in two per-CPU copies that userspace adds up: sock_accs is written only by
+ * programs running in task context on behalf of a thread (recv, send, accept), which never
+ * nest on a CPU, so plain adds are safe there; sock_accs_any is written from any context
+ * (softirq data_ready, TCP events, span ends), with atomic adds. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, MAX_REPLICAS);
     __type(key, __u32);
     __type(value, struct sock_acc);
 } sock_accs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_REPLICAS);
+    __type(key, __u32);
+    __type(value, struct sock_acc);
+} sock_accs_any SEC(".maps");
 
 /* server-side connection (kernel socket address) -> state; deleted when the socket closes. */
 struct {
@@ -92,6 +105,22 @@ const volatile __u64 cfg_start_ns = 0;
 const volatile __u64 cfg_window_ns = 1000000000ULL;
 /* Fallback attach modes cannot create a new thread's storage at fork (sched.bpf.c). */
 const volatile bool cfg_lazy_threads = false;
+
+/* The replica listening on a local port, or REPLICA_NONE. */
+static __always_inline __u32 port_replica(__u16 port)
+{
+    __u32 key = port;
+    __u32 *v = bpf_map_lookup_elem(&listen_ports, &key);
+    return v && *v ? *v - 1 : REPLICA_NONE;
+}
+
+static __always_inline void set_port_replica(__u16 port, __u32 replica, bool overwrite)
+{
+    __u32 key = port, val = replica + 1;
+    __u32 *v = bpf_map_lookup_elem(&listen_ports, &key);
+    if (v && (overwrite || !*v))
+        *v = val;
+}
 
 static __always_inline void count_event(__u32 which)
 {
@@ -158,8 +187,8 @@ static __always_inline void mark_busy(struct thread_state *t, __u64 now)
         return;
     __u32 key = (__u32)k;
     struct window_slot *ws = bpf_map_lookup_elem(&window_slots, &key);
-    if (ws)
-        __sync_fetch_and_add(&ws->busy_threads, 1);
+    if (ws) /* callers (switch-in, request start) never nest on a CPU */
+        ws->busy_threads++;
     t->busy_until_ns = window_end(now);
 }
 

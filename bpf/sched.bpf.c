@@ -93,7 +93,7 @@ static __always_inline __u32 off_reason(struct task_struct *task, const struct t
     if (type == LS_S_IFSOCK) {
         struct sock *sk = file_sock(f);
         __u16 port = sk ? sock_local_port(sk) : 0;
-        if (port && bpf_map_lookup_elem(&listen_ports, &port))
+        if (port && port_replica(port) != REPLICA_NONE)
             return ACC_OFF_IDLE;
         return ACC_OFF_DOWNSTREAM;
     }

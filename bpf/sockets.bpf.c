@@ -44,7 +44,7 @@ static __always_inline __u64 submit_flags(void)
 
 static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reason)
 {
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_any(c->replica);
     if (a)
         __sync_fetch_and_add(&a->open_spans, -1);
     struct span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -159,15 +159,15 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
     c->bytes_out = 0;
     thread_snapshot(t, now, c->snap_start);
     __builtin_memcpy(c->snap_end, c->snap_start, sizeof(c->snap_end));
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_task(c->replica);
     if (a) {
         __u64 wait = now - c->arrival_ns;
         __u32 slot = log2_slot(wait);
-        __sync_fetch_and_add(&a->requests, 1);
-        __sync_fetch_and_add(&a->open_spans, 1);
-        __sync_fetch_and_add(&a->recvq_wait_ns, wait);
+        a->requests++;
+        a->open_spans++;
+        a->recvq_wait_ns += wait;
         if (slot < LOG2_SLOTS)
-            __sync_fetch_and_add(&a->recvq_hist[slot], 1);
+            a->recvq_hist[slot]++;
     }
     mark_busy(t, now);
     capture_head(t, c, key, ret);
@@ -175,27 +175,29 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
 
 static __always_inline void on_recv(struct sock *sk, long ret, int flags)
 {
+    if (ret < 0) /* EAGAIN of non-blocking servers: nothing was read */
+        return;
     struct thread_state *t = thread_of(bpf_get_current_task_btf());
     if (!t)
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c) {
-        struct sock_acc *a = sock_acc_of(t->replica);
+        struct sock_acc *a = sock_acc_task(t->replica);
         if (a && ret > 0)
-            __sync_fetch_and_add(&a->down_bytes_in, ret);
+            a->down_bytes_in += ret;
         return;
     }
-    if (flags & LS_MSG_PEEK || ret < 0)
+    if (flags & LS_MSG_PEEK)
         return;
     if (ret == 0) {
         if (c->phase != PHASE_IDLE)
             emit_span(c, key, END_EOF);
         return;
     }
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_task(c->replica);
     if (a)
-        __sync_fetch_and_add(&a->bytes_in, ret);
+        a->bytes_in += ret;
     if (c->phase == PHASE_READING) {
         c->bytes_in += ret;
         return;
@@ -214,14 +216,14 @@ static __always_inline void on_send(struct sock *sk, long ret)
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c) {
-        struct sock_acc *a = sock_acc_of(t->replica);
+        struct sock_acc *a = sock_acc_task(t->replica);
         if (a)
-            __sync_fetch_and_add(&a->down_bytes_out, ret);
+            a->down_bytes_out += ret;
         return;
     }
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_task(c->replica);
     if (a)
-        __sync_fetch_and_add(&a->bytes_out, ret);
+        a->bytes_out += ret;
     if (c->phase == PHASE_IDLE)
         return;
     __u64 now = bpf_ktime_get_ns();
@@ -237,6 +239,11 @@ static __always_inline void on_send(struct sock *sk, long ret)
 
 static __always_inline void on_data_ready(const struct sock *sk)
 {
+    /* every socket on the host comes here: first the cheap filter, a replica's local port */
+    __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    __u32 r = port_replica(port);
+    if (r == REPLICA_NONE)
+        return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (c) {
@@ -249,17 +256,13 @@ static __always_inline void on_data_ready(const struct sock *sk)
     }
     if (BPF_CORE_READ(sk, __sk_common.skc_state) != LS_TCP_LISTEN)
         return;
-    __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
-    __u32 *r = bpf_map_lookup_elem(&listen_ports, &port);
-    if (!r)
-        return;
     __u64 backlog = BPF_CORE_READ(sk, sk_ack_backlog);
-    struct sock_acc *a = sock_acc_of(*r);
+    struct sock_acc *a = sock_acc_any(r);
     if (a) {
         __sync_fetch_and_add(&a->backlog_samples, 1);
         __sync_fetch_and_add(&a->backlog_sum, backlog);
     }
-    __s32 k = window_slot_key(*r, bpf_ktime_get_ns());
+    __s32 k = window_slot_key(r, bpf_ktime_get_ns());
     if (k < 0)
         return;
     __u32 key32 = (__u32)k;
@@ -274,10 +277,9 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
     if (newstate == LS_TCP_ESTABLISHED) {
         if (oldstate != LS_TCP_SYN_RECV)
             return;
-        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
-        __u32 *r = bpf_map_lookup_elem(&listen_ports, &port);
-        if (r)
-            conn_create(sk, *r, bpf_ktime_get_ns());
+        __u32 r = port_replica(BPF_CORE_READ(sk, __sk_common.skc_num));
+        if (r != REPLICA_NONE)
+            conn_create(sk, r, bpf_ktime_get_ns());
         return;
     }
     if (oldstate != LS_TCP_ESTABLISHED && newstate != LS_TCP_CLOSE)
@@ -293,13 +295,13 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
 
 static __always_inline void count_tcp(const struct sock *sk, int which)
 {
-    if (!sk)
+    if (!sk || port_replica(BPF_CORE_READ(sk, __sk_common.skc_num)) == REPLICA_NONE)
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c)
         return;
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_any(c->replica);
     if (!a)
         return;
     if (which == 0)

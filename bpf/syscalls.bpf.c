@@ -17,19 +17,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* resized by the loader to replicas * SYSCALL_NR_MAX */
 struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-    __uint(max_entries, 1024);
-    __type(key, struct syscall_key);
-    __type(value, struct syscall_stat);
-} syscall_stats SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, SYSCALL_NR_MAX);
     __type(key, __u32);
     __type(value, struct syscall_stat);
-} zero_stat SEC(".maps");
+} syscall_stats SEC(".maps");
 
 static __always_inline void on_enter(long nr, __u64 arg0, __u64 arg1)
 {
@@ -42,29 +36,21 @@ static __always_inline void on_enter(long nr, __u64 arg0, __u64 arg1)
     t->sc_enter_ns = bpf_ktime_get_ns();
 }
 
+/* sys_exit programs never nest on a CPU: plain adds on the per-CPU value. */
 static __always_inline void count_syscall(__u32 replica, __u32 nr, __u64 lat)
 {
-    struct syscall_key k = {.replica = replica, .nr = nr};
-    struct syscall_stat *s = bpf_map_lookup_elem(&syscall_stats, &k);
-    if (!s) {
-        __u32 zero = 0;
-        struct syscall_stat *z = bpf_map_lookup_elem(&zero_stat, &zero);
-        if (!z)
-            return;
-        if (bpf_map_update_elem(&syscall_stats, &k, z, BPF_NOEXIST) &&
-            !bpf_map_lookup_elem(&syscall_stats, &k)) {
-            count_event(CNT_SYSCALL_MAP_FULL);
-            return;
-        }
-        s = bpf_map_lookup_elem(&syscall_stats, &k);
-        if (!s)
-            return;
-    }
+    if (nr >= SYSCALL_NR_MAX || replica >= MAX_REPLICAS)
+        return;
+    __u32 key = replica * SYSCALL_NR_MAX + nr;
+    struct syscall_stat *s = bpf_map_lookup_elem(&syscall_stats, &key);
+    if (!s)
+        return;
     __u32 slot = log2_slot(lat);
+    if (slot >= SYSCALL_HIST_SLOTS)
+        slot = SYSCALL_HIST_SLOTS - 1;
     s->count++;
     s->total_ns += lat;
-    if (slot < LOG2_SLOTS)
-        s->hist[slot]++;
+    s->hist[slot]++;
 }
 
 /* accept returned fd: the connection's accept-queue wait ends now. */
@@ -81,8 +67,7 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
         __u16 port = sock_local_port(sk);
         if (!port)
             return;
-        __u32 r = t->replica;
-        bpf_map_update_elem(&listen_ports, &port, &r, BPF_NOEXIST);
+        set_port_replica(port, t->replica, false);
         c = conn_create(sk, t->replica, 0);
         if (!c)
             return;
@@ -90,16 +75,16 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
     if (c->accept_ns)
         return;
     c->accept_ns = now;
-    struct sock_acc *a = sock_acc_of(c->replica);
+    struct sock_acc *a = sock_acc_task(c->replica);
     if (!a)
         return;
-    __sync_fetch_and_add(&a->accepts, 1);
+    a->accepts++;
     if (c->established_ns && now > c->established_ns) {
         __u64 wait = now - c->established_ns;
         __u32 slot = log2_slot(wait);
-        __sync_fetch_and_add(&a->accept_wait_ns, wait);
+        a->accept_wait_ns += wait;
         if (slot < LOG2_SLOTS)
-            __sync_fetch_and_add(&a->accept_wait_hist[slot], 1);
+            a->accept_wait_hist[slot]++;
     }
 }
 
@@ -108,9 +93,8 @@ static __always_inline void on_listen(struct task_struct *cur, struct thread_sta
 {
     struct sock *sk = fd_sock(cur, fd);
     __u16 port = sk ? sock_local_port(sk) : 0;
-    __u32 r = t->replica;
     if (port)
-        bpf_map_update_elem(&listen_ports, &port, &r, BPF_ANY);
+        set_port_replica(port, t->replica, true);
 }
 
 static __always_inline void on_exit(long ret)

@@ -6,17 +6,15 @@
 #include "common.h"
 
 #define SYSCALL_NR_MAX 512 /* x86-64 numbers are < 500 */
+#define SYSCALL_HIST_SLOTS 32 /* log2 slots up to 2^31 ns (~2 s), the last one open-ended */
 
-struct syscall_key {
-    __u32 replica;
-    __u32 nr;
-};
-
-/* Per CPU (BPF_MAP_TYPE_PERCPU_HASH), cumulative. */
+/* Per CPU, cumulative, in a per-CPU array indexed replica * SYSCALL_NR_MAX + nr: an array
+ * lookup is inlined by the verifier (no hashing on the hottest path). The histogram counters
+ * are 32-bit and wrap; userspace takes differences modulo 2^32 each window. */
 struct syscall_stat {
     __u64 count;
     __u64 total_ns;
-    __u64 hist[LOG2_SLOTS];
+    __u32 hist[SYSCALL_HIST_SLOTS];
 };
 
 #endif

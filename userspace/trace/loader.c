@@ -14,6 +14,7 @@
 #include "profile.skel.h"
 #include "sched.skel.h"
 #include "sockets.skel.h"
+#include "syscalls.h"
 #include "syscalls.skel.h"
 
 static const char *const mode_names[MODE_COUNT] = {"tp_btf", "raw_tp", "tracepoint"};
@@ -159,6 +160,9 @@ static void size_maps(struct loader *l, int part)
     m = bpf_object__find_map_by_name(l->obj[part], "events");
     if (m)
         bpf_map__set_max_entries(m, l->cfg.ring_bytes);
+    m = bpf_object__find_map_by_name(l->obj[part], "syscall_stats");
+    if (m)
+        bpf_map__set_max_entries(m, (l->cfg.replicas ? l->cfg.replicas : 1) * SYSCALL_NR_MAX);
 }
 
 static int try_part(struct loader *l, int part, int mode, struct error *err)

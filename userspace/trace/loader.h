@@ -21,6 +21,7 @@ struct load_config {
     uint32_t ring_bytes;
     uint32_t ring_wakeup_bytes; /* 0: ring_bytes / 4 */
     unsigned profile_hz; /* 0: no profile object */
+    unsigned replicas;   /* sizes the per-replica syscall array */
 };
 
 struct loader;

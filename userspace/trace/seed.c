@@ -90,8 +90,11 @@ unsigned seed_replica(const struct seed_maps *maps, uint32_t replica,
                       const struct replica_members *m, uint64_t start_ns, struct seed_base *base)
 {
     unsigned seeded = 0;
-    for (unsigned i = 0; i < m->port_count; i++)
-        bpf_map_update_elem(maps->ports_fd, &m->ports[i], &replica, BPF_ANY);
+    uint32_t plus_one = replica + 1; /* listen_ports: port -> replica + 1 */
+    for (unsigned i = 0; i < m->port_count; i++) {
+        uint32_t port = m->ports[i];
+        bpf_map_update_elem(maps->ports_fd, &port, &plus_one, BPF_ANY);
+    }
     pid_t *tids = malloc(sizeof(pid_t) * 65536);
     if (!tids)
         return 0;

@@ -134,6 +134,7 @@ static int open_readers(struct trace_session *s, struct error *err)
         .procs_fd = loader_map_fd(s->loader, "replica_procs"),
         .slots_fd = loader_map_fd(s->loader, "window_slots"),
         .socks_fd = loader_map_fd(s->loader, "sock_accs"),
+        .socks_any_fd = loader_map_fd(s->loader, "sock_accs_any"),
         .syscalls_fd = loader_map_fd(s->loader, "syscall_stats"),
         .counters_fd = loader_map_fd(s->loader, "counters"),
         .tgids_fd = loader_map_fd(s->loader, "tgid_replica"),
@@ -164,7 +165,8 @@ static int start(struct trace_session *s, struct error *err)
     s->totals.start_ns = s->start_ns;
     struct load_config lc = {s->start_ns,           s->cfg.window_ns,
                              s->cfg.max_conns,      s->cfg.ring_bytes,
-                             s->cfg.ring_wakeup_bytes, s->cfg.profile_hz};
+                             s->cfg.ring_wakeup_bytes, s->cfg.profile_hz,
+                             s->cfg.replica_count};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;

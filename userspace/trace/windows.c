@@ -109,10 +109,10 @@ static void read_procs(struct window_reader *w, uint32_t r, struct replica_procs
     }
 }
 
-static void read_sock(struct window_reader *w, uint32_t r, struct sock_acc *sum)
+/* Adds one copy of the socket counters (sock_accs or sock_accs_any) into sum. */
+static void add_sock(struct window_reader *w, int fd, uint32_t r, struct sock_acc *sum)
 {
-    memset(sum, 0, sizeof(*sum));
-    if (bpf_map_lookup_elem(w->maps.socks_fd, &r, w->buf))
+    if (bpf_map_lookup_elem(fd, &r, w->buf))
         return;
     for (int c = 0; c < w->ncpu; c++) {
         /* every field is a __u64/__s64: add them as __u64 (same type: no aliasing trouble) */
@@ -121,6 +121,13 @@ static void read_sock(struct window_reader *w, uint32_t r, struct sock_acc *sum)
         for (size_t i = 0; i < sizeof(*sum) / 8; i++)
             dst[i] += v[i];
     }
+}
+
+static void read_sock(struct window_reader *w, uint32_t r, struct sock_acc *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    add_sock(w, w->maps.socks_fd, r, sum);
+    add_sock(w, w->maps.socks_any_fd, r, sum);
 }
 
 /* Reads and clears the window slot of window number idx. */
@@ -242,28 +249,25 @@ static void keep_top(struct replica_window *o, struct syscall_window *all, unsig
     memcpy(o->syscalls_top, all, o->syscall_count_kept * sizeof(*all));
 }
 
-/* One pass over the syscall map: cumulative per (replica, nr) into cur[replica][nr]. */
+/* One pass over the syscall array: cumulative per (replica, nr), summed over CPUs (the
+ * 32-bit histogram counters wrap: sums and differences are modulo 2^32). */
 static void read_syscalls(struct window_reader *w, struct syscall_stat **cur)
 {
-    struct syscall_key key, next;
-    bool first = true;
-    while (bpf_map_get_next_key(w->maps.syscalls_fd, first ? NULL : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (key.replica >= w->replicas || key.nr >= SYSCALL_NR_MAX)
-            continue;
-        if (bpf_map_lookup_elem(w->maps.syscalls_fd, &key, w->buf))
-            continue;
-        struct syscall_stat *dst = &cur[key.replica][key.nr];
-        memset(dst, 0, sizeof(*dst));
-        for (int c = 0; c < w->ncpu; c++) {
-            const struct syscall_stat *s = cpu_value(w, sizeof(*s), c);
-            dst->count += s->count;
-            dst->total_ns += s->total_ns;
-            for (int i = 0; i < LOG2_SLOTS; i++)
-                dst->hist[i] += s->hist[i];
+    for (uint32_t r = 0; r < w->replicas; r++)
+        for (uint32_t nr = 0; nr < SYSCALL_NR_MAX; nr++) {
+            uint32_t key = r * SYSCALL_NR_MAX + nr;
+            if (bpf_map_lookup_elem(w->maps.syscalls_fd, &key, w->buf))
+                continue;
+            struct syscall_stat *dst = &cur[r][nr];
+            memset(dst, 0, sizeof(*dst));
+            for (int c = 0; c < w->ncpu; c++) {
+                const struct syscall_stat *s = cpu_value(w, sizeof(*s), c);
+                dst->count += s->count;
+                dst->total_ns += s->total_ns;
+                for (int i = 0; i < SYSCALL_HIST_SLOTS; i++)
+                    dst->hist[i] += s->hist[i];
+            }
         }
-    }
 }
 
 static void fill_syscalls(struct window_reader *w, struct syscall_stat **cur,
@@ -282,7 +286,8 @@ static void fill_syscalls(struct window_reader *w, struct syscall_stat **cur,
             s->nr = nr;
             s->count = c->count - p->count;
             s->total_ns = diff(c->total_ns, p->total_ns);
-            hist_diff(s->hist, c->hist, p->hist);
+            for (int i = 0; i < SYSCALL_HIST_SLOTS; i++)
+                s->hist[i] = c->hist[i] - p->hist[i]; /* modulo 2^32 */
             o->syscalls += s->count;
             *p = *c;
         }
@@ -434,8 +439,8 @@ void window_reader_session_syscalls(struct window_reader *w, unsigned r, struct 
         s->nr = nr;
         s->count = c->count;
         s->total_ns = c->total_ns;
-        for (int i = 0; i < LOG2_SLOTS; i++)
-            s->hist[i] = (uint32_t)c->hist[i];
+        for (int i = 0; i < SYSCALL_HIST_SLOTS; i++)
+            s->hist[i] = c->hist[i];
     }
     keep_top(o, all, n);
 }

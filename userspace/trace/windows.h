@@ -14,7 +14,8 @@ struct window_maps {
     int procs_fd;    /* replica_procs */
     int slots_fd;    /* window_slots */
     int socks_fd;    /* sock_accs */
-    int syscalls_fd; /* syscall_stats */
+    int socks_any_fd; /* sock_accs_any */
+    int syscalls_fd; /* syscall_stats (per-CPU array, replica * SYSCALL_NR_MAX + nr) */
     int counters_fd; /* counters */
     int tgids_fd;    /* tgid_replica */
 };
