@@ -63,6 +63,7 @@ struct signals {
     double oncpu_ms, runq_ms, blocked_ms, downstream_ms;
     double oncpu_share;    /* of service */
     double runq_share;     /* of on-CPU + run queue */
+    double runq_service_share; /* of the worker's whole request time */
     double wait_share;     /* of latency */
     double downstream_share;
     double cpu_util;       /* replica CPU / its cores */
@@ -89,6 +90,7 @@ static void derive(const struct verdict_input *in, struct signals *s)
                     ms(p[COMP_EVENT_WAIT] + p[COMP_OTHER_OFFCPU] + p[COMP_SEND]);
     s->oncpu_share = ratio(s->oncpu_ms, s->service_ms);
     s->runq_share = ratio(s->runq_ms, s->oncpu_ms + s->runq_ms);
+    s->runq_service_share = ratio(s->runq_ms, s->service_ms);
     s->wait_share = ratio(s->wait_ms, s->latency_ms);
     s->downstream_share = ratio(s->downstream_ms, s->service_ms);
     s->cpu_util = ratio(in->cpu_cores, in->cores_available);
@@ -171,7 +173,9 @@ static void rule_cpu_contention(const struct verdict_input *in, const struct sig
 {
     if (!in->traced)
         return;
-    f->score = ramp(s->runq_share, 0.2, 0.5) * ramp(s->host_util, 0.6, 0.85);
+    /* waiting for a core must be a real part of the request, not of a sliver of CPU time */
+    f->score = ramp(s->runq_share, 0.2, 0.5) * ramp(s->runq_service_share, 0.1, 0.3) *
+               ramp(s->host_util, 0.6, 0.85);
     snprintf(f->summary, sizeof(f->summary),
              "CPU contention: requests wait %.1f ms for a core (%.0f%% of their CPU time), "
              "host CPU %.2f of %.0f cores busy",
@@ -217,7 +221,7 @@ static void rule_inference(const struct verdict_input *in, const struct signals 
 static double job_queue_strength(const struct signals *s, const struct verdict_input *in)
 {
     double consumer = ramp(in->outside_cpu_cores, 0.3, 0.8);
-    double others = 0.7 * ramp(s->others_cpu, 0.3, 0.8);
+    double others = 0.4 * ramp(s->others_cpu, 0.3, 0.8);
     double spread = ramp(s->queue_spread, 1.5, 3.0);
     double any = consumer > others ? consumer : others;
     if (spread > any)

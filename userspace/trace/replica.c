@@ -115,7 +115,9 @@ static void add_port(struct replica_members *m, uint16_t port)
         m->ports[m->port_count++] = port;
 }
 
-/* ---- port: owners of the listening socket ---------------------------------------------- */
+static void add_descendants(struct replica_members *m);
+
+/* ---- port: owners of the listening socket and their descendants ------------------------ */
 
 struct owner_search {
     const struct listen_socket *socks;
@@ -156,6 +158,10 @@ static int resolve_port(const struct replica_spec *spec, struct replica_members 
     if (!m->pid_count)
         return error_set(err, "replica %s: the socket listening on port %u belongs to no "
                               "visible process", spec->name, spec->port);
+    /* The serving application's whole process tree: a pre-fork master's other children
+     * (queue brokers, model workers, helpers) do the request's work without owning the
+     * listening socket. */
+    add_descendants(m);
     add_port(m, spec->port);
     return 0;
 }
@@ -180,17 +186,22 @@ static void maybe_child(pid_t pid, void *ctx)
         }
 }
 
+static void add_descendants(struct replica_members *m)
+{
+    struct child_search s = {m, true};
+    for (int round = 0; s.added && round < 16; round++) {
+        s.added = false;
+        procfs_each_pid(maybe_child, &s);
+    }
+}
+
 static int resolve_pid(const struct replica_spec *spec, struct replica_members *m,
                        struct error *err)
 {
     if (procfs_ppid(spec->pid) < 0)
         return error_set(err, "replica %s: no process %d", spec->name, (int)spec->pid);
     add_pid(m, spec->pid);
-    struct child_search s = {m, true};
-    for (int round = 0; s.added && round < 16; round++) {
-        s.added = false;
-        procfs_each_pid(maybe_child, &s);
-    }
+    add_descendants(m);
     return 0;
 }
 
