@@ -254,63 +254,90 @@ static void check_cpu_bound(const char *cost, unsigned threads)
     double c = atof(cost);
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct demo_measure m;
-    demo_fixture_measure(flags, &f.reqs[1], 1, threads, 6 * SEC, true, &m);
-    /* the worker is the bottleneck: it is on its CPU or waiting for it all the time, never
-     * idle waiting for work */
-    cr_expect_gt(m.cores + m.wait_cores, 0.9, "the pinned worker was busy %.2f of the time",
-                 m.cores + m.wait_cores);
-    /* nearly all of its CPU is the model */
-    double model_ms = m.r.model_ms_sum / (double)m.r.predicted;
-    cr_expect(model_ms <= m.cpu_ms_per_req * 1.05 && model_ms >= m.cpu_ms_per_req * 0.8,
-              "model_ms %.2f vs %.2f ms CPU per request", model_ms, m.cpu_ms_per_req);
-    if (m.quiet) {
+    struct demo_measure runs[3];
+    int n = demo_fixture_measure_runs(flags, &f.reqs[1], 1, threads, 5 * SEC, 3, runs);
+    double rps[3], cpu[3];
+    for (int i = 0; i < n; i++) {
+        const struct demo_measure *m = &runs[i];
+        /* the worker is the bottleneck: on its CPU or waiting for it all the time, never
+         * idle waiting for work */
+        cr_expect_gt(m->cores + m->wait_cores, 0.9, "the pinned worker was busy %.2f of the "
+                     "time", m->cores + m->wait_cores);
+        /* nearly all of its CPU is the model */
+        double model_ms = m->r.model_ms_sum / (double)m->r.predicted;
+        cr_expect(model_ms <= m->cpu_ms_per_req * 1.05 && model_ms >= m->cpu_ms_per_req * 0.8,
+                  "model_ms %.2f vs %.2f ms CPU per request", model_ms, m->cpu_ms_per_req);
+        rps[i] = m->rps;
+        cpu[i] = m->cpu_ms_per_req;
+    }
+    if (n) {
         /* calibration: the CPU per request is the --model-cost asked for */
-        expect_within(m.cpu_ms_per_req, c, 0.25, "CPU ms per request");
-        expect_within(m.rps, 1000 / c, 0.20, "req/s vs 1000 / --model-cost");
+        expect_within(demo_median(cpu, n), c, 0.25, "median CPU ms per request");
+        expect_within(demo_median(rps, n), 1000 / c, 0.20, "median req/s vs 1000 / C");
     }
     demo_fixture_reqs_free(&f);
 }
 
-Test(demo_server, cpu_bound_20ms_on_one_core_gives_50_rps, .timeout = 120)
+Test(demo_server, cpu_bound_20ms_on_one_core_gives_50_rps, .timeout = 300)
 {
     check_cpu_bound("20", 4);
 }
 
-Test(demo_server, cpu_bound_5ms_on_one_core_gives_200_rps, .timeout = 120)
+Test(demo_server, cpu_bound_5ms_on_one_core_gives_200_rps, .timeout = 300)
 {
     check_cpu_bound("5", 4);
 }
 
-Test(demo_server, cpu_bound_100ms_on_one_core_gives_10_rps, .timeout = 120)
+Test(demo_server, cpu_bound_100ms_on_one_core_gives_10_rps, .timeout = 300)
 {
     check_cpu_bound("100", 3);
 }
 
-Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 180)
+Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
 {
     /* 1 model worker at 20 ms: ~50 req/s whether 2 or 8 API workers feed it */
     const char *few[] = {"--workers", "2", "--queue", "--model-workers", "1", "--model-cost",
                          "20", NULL};
     const char *many[] = {"--workers", "8", "--queue", "--model-workers", "1", "--model-cost",
                           "20", NULL};
+    const char *const *configs[] = {few, many};
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct demo_measure a, b;
-    demo_fixture_measure(few, &f.reqs[1], 1, 8, 6 * SEC, true, &a);
-    demo_fixture_measure(many, &f.reqs[1], 1, 8, 6 * SEC, true, &b);
-    if (a.quiet && b.quiet) {
-        expect_within(a.rps, 50, 0.20, "req/s with 2 API workers");
-        expect_within(b.rps, 50, 0.20, "req/s with 8 API workers");
-        expect_within(b.rps, a.rps, 0.15, "8 vs 2 API workers");
+    double median[2] = {0, 0};
+    int quiet[2];
+    struct demo_measure b;
+    for (int k = 0; k < 2; k++) {
+        struct demo_measure runs[3];
+        double rps[3];
+        quiet[k] = demo_fixture_measure_runs(configs[k], &f.reqs[1], 1, 8, 5 * SEC, 3, runs);
+        for (int i = 0; i < quiet[k]; i++) {
+            const struct demo_measure *m = &runs[i];
+            /* the cap is the model worker, computing all the time: req/s = 1000 / its CPU
+             * per job, whatever speed the VM's CPU has at the moment */
+            double model = m->r.model_ms_sum / (double)m->r.predicted;
+            expect_within(m->rps, 1000 / model, 0.20, "req/s vs 1000 / model ms per job");
+            /* one process computing: about one core in all */
+            cr_expect_lt(m->cores, 1.3, "%.2f cores", m->cores);
+            rps[i] = m->rps;
+        }
+        if (quiet[k])
+            median[k] = demo_median(rps, quiet[k]);
+        if (k == 1 && quiet[k])
+            b = runs[0];
     }
-    /* the cap is the model worker: one process computing, about one core in all */
-    cr_expect_lt(a.cores, 1.3, "%.2f cores", a.cores);
-    cr_expect_lt(b.cores, 1.3, "%.2f cores", b.cores);
-    /* with 8 API workers and 8 clients, a job waits for ~7 others: most latency is queue */
-    double queue = b.r.queue_ms_sum / (double)b.r.predicted;
-    double latency = hist_mean(&b.r.latency) / 1e6;
-    cr_expect_gt(queue, 0.6 * latency, "queue wait %.1f ms of %.1f ms latency", queue, latency);
+    if (quiet[0] && quiet[1]) {
+        expect_within(median[0], 50, 0.20, "median req/s with 2 API workers");
+        expect_within(median[1], 50, 0.20, "median req/s with 8 API workers");
+        expect_within(median[1], median[0], 0.15, "8 vs 2 API workers");
+    }
+    if (quiet[1]) {
+        /* with 8 API workers and 8 clients, a job waits for ~7 others: most latency is
+         * queue */
+        double queue = b.r.queue_ms_sum / (double)b.r.predicted;
+        double latency = hist_mean(&b.r.latency) / 1e6;
+        cr_expect_gt(queue, 0.6 * latency, "queue wait %.1f ms of %.1f ms latency", queue,
+                     latency);
+    }
     demo_fixture_reqs_free(&f);
 }
 

@@ -154,21 +154,56 @@ static int read_response(int fd, char *buf, size_t cap, size_t *body_off, size_t
     }
 }
 
+/* Reads exactly n bytes. */
+static int recv_exact(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, buf + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Unlike read_response, never reads a byte past the response, so pipelined responses on one
+ * connection can be read one by one: the head byte by byte, then exactly the body. */
 int demo_read_response(int fd, char *body, size_t cap, bool *closing)
 {
-    char *buf = malloc(RESP_CAP);
-    if (!buf)
-        return -1;
-    size_t off, len;
-    int pid;
-    int status = read_response(fd, buf, RESP_CAP, &off, &len, &pid, closing);
-    if (status > 0 && cap) {
-        size_t n = len < cap - 1 ? len : cap - 1;
-        memcpy(body, buf + off, n);
-        body[n] = '\0';
+    char head[8192];
+    for (;;) {
+        size_t len = 0;
+        while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4)) {
+            if (len == sizeof(head) || recv_exact(fd, head + len, 1))
+                return -1;
+            len++;
+        }
+        if (len < 12 || strncmp(head, "HTTP/1.", 7))
+            return -1;
+        int status = atoi(head + 9);
+        if (status >= 100 && status < 200)
+            continue; /* 100 Continue: the real answer follows */
+        size_t vlen;
+        const char *v = header(head, len, "Content-Length", &vlen);
+        size_t clen = v ? (size_t)strtoull(v, NULL, 10) : 0;
+        v = header(head, len, "Connection", &vlen);
+        *closing = v && vlen == 5 && !strncasecmp(v, "close", 5);
+        char *buf = malloc(clen + 1);
+        if (!buf || recv_exact(fd, buf, clen)) {
+            free(buf);
+            return -1;
+        }
+        if (cap) {
+            size_t n = clen < cap - 1 ? clen : cap - 1;
+            memcpy(body, buf, n);
+            body[n] = '\0';
+        }
+        free(buf);
+        return status;
     }
-    free(buf);
-    return status;
 }
 
 static double json_number(const cJSON *obj, const char *name)

@@ -66,8 +66,9 @@ int demo_raw_exchange(int port, const void *req, size_t len, char *resp, size_t 
 /* A blocking connection to 127.0.0.1:port with 10 s timeouts, or -1. */
 int demo_connect(int port);
 
-/* Reads one response from fd: status, or -1; body copied to body (NUL-terminated, up to
- * cap-1 bytes); *closing says whether the server announced Connection: close. */
+/* Reads one response from fd, and not a byte more (pipelined responses can be read one after
+ * the other): status, or -1; body copied to body (NUL-terminated, up to cap-1 bytes);
+ * *closing says whether the server announced Connection: close. */
 int demo_read_response(int fd, char *body, size_t cap, bool *closing);
 
 #endif

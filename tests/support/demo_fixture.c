@@ -1,7 +1,9 @@
 #include "support/demo_fixture.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,10 +92,47 @@ void demo_fixture_expect_clean(const struct demo_load_result *r, const char *wha
     cr_expect_gt(r->predicted, 0, "%s: no /predict answer", what);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double demo_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A fixed CPU-bound workload (multiply-adds over an L2-resident array, like a convolution's
+ * inner loop): its thread CPU time in ms, the median of 5 runs. Its ratio between two moments
+ * is how much the VM's CPU speed changed in between. */
+static double canary_ms(void)
+{
+    enum { N = 16384 };
+    static float a[N], b[N];
+    for (int i = 0; i < N; i++)
+        a[i] = (float)(i % 7) * 0.25f, b[i] = 0;
+    double t[5];
+    for (int k = 0; k < 5; k++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (int rep = 0; rep < 600; rep++)
+            for (int i = 1; i < N; i++)
+                b[i] += a[i - 1] * 0.999f + a[i] * 0.001f;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        t[k] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
+    volatile float sink = b[N / 2];
+    (void)sink;
+    return demo_median(t, 5);
+}
+
 static void measure_once(const char *const *flags, const struct demo_req *reqs, size_t n_reqs,
                          unsigned threads, uint64_t duration_ns, struct demo_measure *m)
 {
     struct demo_server s;
+    double canary0 = canary_ms(); /* the VM's speed around the server's calibration */
     demo_fixture_start(&s, flags);
     /* warm up: connections, page faults, first passes */
     struct demo_load_result warm;
@@ -109,11 +148,13 @@ static void measure_once(const char *const *flags, const struct demo_req *reqs, 
     m->cores = run / wall;
     m->wait_cores = (double)(b.wait_ns - a.wait_ns) / wall;
     m->foreign_cores = ((double)(busy1 - busy0) - run - (double)(self1 - self0)) / wall;
-    m->quiet = m->foreign_cores < DEMO_QUIET_CORES;
+    m->speed_change = canary_ms() / canary0 - 1;
+    m->quiet = m->foreign_cores < DEMO_QUIET_CORES && fabs(m->speed_change) < DEMO_STABLE_SPEED;
     cr_log_info("%s: %.1f req/s, %.2f ms CPU/request, %.2f cores on CPU, %.2f waiting to run, "
-                "p50 %.1f ms, other processes %.2f cores", s.ready_line, m->rps,
-                m->cpu_ms_per_req, m->cores, m->wait_cores,
-                (double)hist_percentile(&m->r.latency, 50) / 1e6, m->foreign_cores);
+                "p50 %.1f ms, other processes %.2f cores, CPU speed change %+.0f%%",
+                s.ready_line, m->rps, m->cpu_ms_per_req, m->cores, m->wait_cores,
+                (double)hist_percentile(&m->r.latency, 50) / 1e6, m->foreign_cores,
+                m->speed_change * 100);
     demo_fixture_expect_clean(&m->r, s.ready_line);
     demo_fixture_stop(&s);
 }
@@ -125,12 +166,29 @@ void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs,
     struct demo_measure attempt;
     for (int i = 0; i < (need_quiet ? 4 : 1); i++) {
         measure_once(flags, reqs, n_reqs, threads, duration_ns, &attempt);
-        if (i == 0 || attempt.foreign_cores < m->foreign_cores)
+        if (i == 0 || attempt.quiet || attempt.foreign_cores < m->foreign_cores)
             *m = attempt;
         if (m->quiet)
             return;
     }
     if (need_quiet)
-        cr_log_warn("the machine stayed busy (other processes used %.2f cores): CPU-bound "
-                    "absolute figures are not checked", m->foreign_cores);
+        cr_log_warn("the machine stayed busy or unsteady (other processes used %.2f cores, CPU "
+                    "speed changed %+.0f%%): CPU-bound absolute figures are not checked",
+                    m->foreign_cores, m->speed_change * 100);
 }
+
+int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *reqs,
+                              size_t n_reqs, unsigned threads, uint64_t duration_ns, int runs,
+                              struct demo_measure *each)
+{
+    int quiet = 0;
+    for (int attempt = 0; attempt < 2 * runs && quiet < runs; attempt++) {
+        measure_once(flags, reqs, n_reqs, threads, duration_ns, &each[quiet]);
+        if (each[quiet].quiet)
+            quiet++;
+    }
+    if (quiet < runs)
+        cr_log_warn("only %d of %d measurements on a quiet machine", quiet, runs);
+    return quiet;
+}
+

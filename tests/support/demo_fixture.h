@@ -42,12 +42,17 @@ struct demo_measure {
     double cores;          /* the server's on-CPU time / wall time */
     double wait_cores;     /* the server's run-queue wait / wall time */
     double foreign_cores;  /* CPU used by processes other than the server and this test */
-    bool quiet;            /* foreign_cores < DEMO_QUIET_CORES */
+    double speed_change;   /* VM CPU speed after the run vs before the server calibrated */
+    bool quiet;            /* foreign_cores < DEMO_QUIET_CORES and a steady CPU speed */
     struct demo_load_result r;
 };
 
-/* Below this much CPU used by other processes, CPU-bound absolute figures are meaningful. */
+/* CPU-bound absolute figures are meaningful when other processes used less than this much
+ * CPU during the run, and when the VM's CPU speed (a fixed workload timed before the server
+ * calibrated and after the run) changed by less than DEMO_STABLE_SPEED: on this VM it
+ * wanders by +-25% within seconds, which --model-cost cannot follow. */
 #define DEMO_QUIET_CORES 0.15
+#define DEMO_STABLE_SPEED 0.10
 
 /* Starts the server with flags, warms it up, runs `threads` closed-loop clients for
  * duration_ns, stops it (asserting a clean exit and clean answers). With need_quiet, a
@@ -57,5 +62,15 @@ struct demo_measure {
 void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs, size_t n_reqs,
                           unsigned threads, uint64_t duration_ns, bool need_quiet,
                           struct demo_measure *m);
+
+/* Takes `runs` quiet measurements (see demo_measure.quiet), each with a fresh server and so a
+ * fresh calibration, in up to 2 x runs attempts; stores them in each[] and returns how many
+ * were quiet. The caller asserts CPU-bound absolute figures on their medians. */
+int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *reqs,
+                              size_t n_reqs, unsigned threads, uint64_t duration_ns, int runs,
+                              struct demo_measure *each);
+
+/* Median of n values (n >= 1). */
+double demo_median(double *v, int n);
 
 #endif

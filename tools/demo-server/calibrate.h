@@ -12,14 +12,14 @@
 
 struct calibration {
     struct model_shape shape;
-    double measured_ms; /* CPU ms of one pass with that shape (fastest of a few) */
+    double measured_ms; /* CPU ms of one pass with that shape (median of a few) */
     int rounds;         /* shapes tried */
 };
 
 /* target_ms 0 picks the smallest shape. Returns 0, or -1 when out of memory. */
 int calibrate(double target_ms, uint64_t seed, struct calibration *out);
 
-/* Thread CPU ms of the fastest of reps passes with shape on the sample image, or < 0 on failure. */
+/* Median thread CPU ms of reps passes with shape on the sample image, or < 0 on failure. */
 double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int warmup);
 
 #endif

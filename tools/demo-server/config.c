@@ -83,7 +83,8 @@ static const char usage_text[] =
 "  loadscope-demo-server ready pid=<master> ports=<p0,p1,..> workers=N threads=T queue=0|1\n"
 "  model_workers=M downstream_ms=D replicas=K reload_model=0|1 model=SxS/C/D\n"
 "  model_ms=<measured CPU ms per /predict> calib_other_cores=<CPUs other processes used\n"
-"  while calibrating: above ~0.3 the cost is less reliable> [weights=<file>]\n"
+"  while calibrating: above ~0.3 the cost is less reliable; -1 when calibration took under\n"
+"  0.2 s, too short to tell> [weights=<file>]\n"
 "SIGTERM or SIGINT stops every process it started and exits 0. Its children die with it\n"
 "even if it is killed (PR_SET_PDEATHSIG). Exit 2: bad flags; exit 1: startup failure or a\n"
 "child died unexpectedly (everything is stopped).\n";

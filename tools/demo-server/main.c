@@ -105,11 +105,14 @@ static int prepare_model(struct server *s, char *err, size_t errlen)
     } else if (calibrate(c->model_cost_ms, c->seed, &s->cal)) {
         return snprintf(err, errlen, "out of memory while calibrating"), -1;
     }
+    /* /proc/stat counts in 10 ms ticks: below 0.2 s of calibration the figure is noise. */
     double wall = now_ns_double() - wall0;
-    if (wall > 0)
+    s->calib_other_cores = -1;
+    if (wall >= 0.2e9) {
         s->calib_other_cores = (machine_busy_ns() - busy0 - (self_cpu_ns() - self0)) / wall;
-    if (s->calib_other_cores < 0)
-        s->calib_other_cores = 0;
+        if (s->calib_other_cores < 0)
+            s->calib_other_cores = 0;
+    }
     if (model_init(&s->model, s->cal.shape, c->seed))
         return snprintf(err, errlen, "out of memory for the network"), -1;
     if (!c->quiet)

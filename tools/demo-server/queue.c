@@ -61,13 +61,28 @@ static struct job *broker_pop(struct broker *b)
     return j;
 }
 
-/* An API connection: one job at a time, queued, then answered. */
+/* Grows *buf to at least len bytes. */
+static int reserve(uint8_t **buf, size_t *cap, size_t len)
+{
+    if (len <= *cap)
+        return 0;
+    uint8_t *p = realloc(*buf, len);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = len;
+    return 0;
+}
+
+/* An API connection: one job at a time, queued, then answered. The buffer grows to the
+ * largest image seen rather than 1 MB per connection (there may be a thousand). */
 static void serve_api(struct broker *b, int fd)
 {
-    uint8_t *buf = malloc(IMAGE_MAX_BYTES);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
     struct wire_hdr h;
-    while (buf && !wire_recv_hdr(fd, &h) && h.type == WIRE_JOB && h.len <= IMAGE_MAX_BYTES &&
-           !net_read_all(fd, buf, h.len)) {
+    while (!wire_recv_hdr(fd, &h) && h.type == WIRE_JOB && h.len <= IMAGE_MAX_BYTES &&
+           !reserve(&buf, &cap, h.len ? h.len : 1) && !net_read_all(fd, buf, h.len)) {
         struct job j = {.img = buf, .len = h.len, .submit_ns = h.t0, .state = JOB_QUEUED};
         pthread_cond_init(&j.done, NULL);
         pthread_mutex_lock(&b->lock);
