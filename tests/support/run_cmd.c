@@ -65,24 +65,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+const char *loadscope_bin(void)
+{
+    const char *bin = getenv("LOADSCOPE_BIN");
+    return bin ? bin : "build/loadscope";
+}
+
 int run_loadscope(struct cmd_result *r, const char *const *args, int sigint_after_ms, int limit_s)
 {
-    memset(r, 0, sizeof(*r));
-    const char *bin = getenv("LOADSCOPE_BIN");
-    if (!bin)
-        bin = "build/loadscope";
-    char out_path[] = "/tmp/loadscope-test-outXXXXXX", err_path[] = "/tmp/loadscope-test-errXXXXXX";
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-    if (out_fd < 0 || err_fd < 0)
-        return -1;
     size_t n = 0;
     while (args[n])
         n++;
     const char **argv = calloc(n + 3, sizeof(char *));
-    argv[0] = bin;
+    argv[0] = loadscope_bin();
     argv[1] = "run";
     for (size_t i = 0; i < n; i++)
         argv[i + 2] = args[i];
+    int rc = run_program(r, argv, sigint_after_ms, limit_s);
+    free(argv);
+    return rc;
+}
+
+int run_program(struct cmd_result *r, const char *const *argv, int sigint_after_ms, int limit_s)
+{
+    memset(r, 0, sizeof(*r));
+    char out_path[] = "/tmp/loadscope-test-outXXXXXX", err_path[] = "/tmp/loadscope-test-errXXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    if (out_fd < 0 || err_fd < 0)
+        return -1;
     double start = now_s();
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -94,10 +104,9 @@ int run_loadscope(struct cmd_result *r, const char *const *args, int sigint_afte
         dup2(err_fd, 2);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        execv(bin, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
-    free(argv);
     close(out_fd);
     close(err_fd);
     bool sent_int = false;

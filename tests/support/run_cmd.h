@@ -17,6 +17,10 @@ struct cmd_result {
 /* args: NULL-terminated, after "run". sigint_after_ms > 0 sends SIGINT then. limit_s: SIGKILL
  * after that many seconds. Returns 0 when the process ran. */
 int run_loadscope(struct cmd_result *r, const char *const *args, int sigint_after_ms, int limit_s);
+/* Same for any program: argv[0] is looked up in PATH, argv is NULL-terminated. */
+int run_program(struct cmd_result *r, const char *const *argv, int sigint_after_ms, int limit_s);
+/* $LOADSCOPE_BIN, or build/loadscope. */
+const char *loadscope_bin(void);
 void cmd_result_free(struct cmd_result *r);
 
 /* Whole file as a string (NUL-terminated), NULL when missing. */

@@ -434,6 +434,14 @@ static int run_load(struct scenario *sc, const struct run_args *args)
     const char *methods[SCENARIO_MAX_ENDPOINTS], *names[SCENARIO_MAX_ENDPOINTS];
     const char *hosts[SCENARIO_MAX_HOSTS];
     struct stats_labels labels = labels_of(sc, methods, names, hosts);
+    struct run_session *session = NULL;
+    struct run_session_options session_opts = args->session;
+    session_opts.paths.csv_prefix = sc->csv_prefix;
+    session_opts.paths.json = sc->json_path;
+    if (run_session_open(&session, sc, &session_opts, &err) < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
     /* Engines start together a moment from now, so none gets a head start. */
     uint64_t now = clock_now_ns();
     uint64_t start_ns = now + 20 * NS_PER_MS;
@@ -442,24 +450,20 @@ static int run_load(struct scenario *sc, const struct run_args *args)
     struct stats_shard *shards[SCENARIO_MAX_THREADS] = {0};
     struct record_sink sinks[SCENARIO_MAX_THREADS];
     void *ctxs[SCENARIO_MAX_THREADS];
-    struct run_session *session = NULL;
     struct threshold thresholds[SCENARIO_MAX_THRESHOLDS];
     struct threshold_result results[SCENARIO_MAX_THRESHOLDS];
     int code = EXIT_RUNTIME;
     struct engine_pool *pool = NULL;
     if (!stats) {
         fprintf(stderr, "loadscope: out of memory\n");
-        return EXIT_RUNTIME;
+        goto out;
     }
     if (parse_thresholds(sc, stats, thresholds, &err) < 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
         code = EXIT_USAGE;
         goto out;
     }
-    struct run_session_options session_opts = args->session;
-    session_opts.paths.csv_prefix = sc->csv_prefix;
-    session_opts.paths.json = sc->json_path;
-    if (run_session_open(&session, sc, &session_opts, start_ns, start_wall, &err) < 0) {
+    if (run_session_begin(session, start_ns, start_wall, &err) < 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
         goto out;
     }

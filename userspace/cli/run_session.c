@@ -148,19 +148,9 @@ static int describe_run(struct run_session *s, const struct scenario *sc, struct
                                       err))
             return -1;
     }
-    char buf[64];
     const char *slash = strrchr(store_dir(st), '/');
     if (store_set_info(st, "run_id", slash ? slash + 1 : store_dir(st), err) ||
         store_set_info(st, "command", s->opts.command ? s->opts.command : "loadscope run", err))
-        return -1;
-    time_t wall = (time_t)s->start_wall;
-    struct tm tm;
-    gmtime_r(&wall, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (store_set_info(st, "started_at", buf, err))
-        return -1;
-    snprintf(buf, sizeof(buf), "%.6f", s->start_wall);
-    if (store_set_info(st, RUN_INFO_START_WALL, buf, err))
         return -1;
     char thresholds[8192] = "";
     for (size_t i = 0; i < sc->threshold_count; i++) {
@@ -318,16 +308,13 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
 /* ---- open ------------------------------------------------------------------------------- */
 
 int run_session_open(struct run_session **out, const struct scenario *sc,
-                     const struct run_session_options *o, uint64_t start_ns, double start_wall,
-                     struct error *err)
+                     const struct run_session_options *o, struct error *err)
 {
     struct run_session *s = calloc(1, sizeof(*s));
     if (!s)
         return error_set(err, "out of memory");
     s->opts = *o;
     s->sc = sc;
-    s->start_ns = start_ns;
-    s->start_wall = start_wall;
     s->current_second = -1;
     char dir[PATH_MAX];
     if (o->out_dir)
@@ -350,6 +337,22 @@ int run_session_open(struct run_session **out, const struct scenario *sc,
 fail:
     run_session_free(s);
     return -1;
+}
+
+int run_session_begin(struct run_session *s, uint64_t start_ns, double start_wall,
+                      struct error *err)
+{
+    s->start_ns = start_ns;
+    s->start_wall = start_wall;
+    char buf[64];
+    time_t wall = (time_t)start_wall;
+    struct tm tm;
+    gmtime_r(&wall, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (store_set_info(s->store, "started_at", buf, err))
+        return -1;
+    snprintf(buf, sizeof(buf), "%.6f", start_wall);
+    return store_set_info(s->store, RUN_INFO_START_WALL, buf, err);
 }
 
 void run_session_record(struct run_session *s, const struct client_record *r)

@@ -36,9 +36,13 @@ struct run_session_options {
 
 struct run_session;
 
+/* Creates the store and starts the tracer (which takes a while: BPF programs load and attach)
+ * before the run's clock starts. */
 int run_session_open(struct run_session **out, const struct scenario *sc,
-                     const struct run_session_options *o, uint64_t start_ns, double start_wall,
-                     struct error *err);
+                     const struct run_session_options *o, struct error *err);
+/* The run starts at start_ns (engines start then). */
+int run_session_begin(struct run_session *s, uint64_t start_ns, double start_wall,
+                      struct error *err);
 void run_session_record(struct run_session *s, const struct client_record *r);
 void run_session_tick(struct run_session *s, const struct engine_pool *pool, uint64_t now_ns);
 

@@ -65,6 +65,8 @@ struct signals {
     double runq_share;     /* of on-CPU + run queue */
     double runq_service_share; /* of the worker's whole request time */
     double wait_share;     /* of latency */
+    double client_ms;      /* outside the server: wire, the generator's own delays */
+    double client_share;   /* of latency */
     double downstream_share;
     double cpu_util;       /* replica CPU / its cores */
     double host_util;      /* the whole host's CPU / its cores */
@@ -92,6 +94,8 @@ static void derive(const struct verdict_input *in, struct signals *s)
     s->runq_share = ratio(s->runq_ms, s->oncpu_ms + s->runq_ms);
     s->runq_service_share = ratio(s->runq_ms, s->service_ms);
     s->wait_share = ratio(s->wait_ms, s->latency_ms);
+    s->client_ms = ms(p[COMP_NETWORK_CLIENT] + p[COMP_SEND_LAG]);
+    s->client_share = ratio(s->client_ms, s->latency_ms);
     s->downstream_share = ratio(s->downstream_ms, s->service_ms);
     s->cpu_util = ratio(in->cpu_cores, in->cores_available);
     s->host_util = ratio(in->host_cpu_cores, in->host_cores);
@@ -149,23 +153,37 @@ static void rule_load_generator(const struct verdict_input *in, const struct sig
 {
     double busy = ramp(in->generator_busy_max, 0.80, 0.97);
     double late = ramp(s->late_share, 0.01, 0.10);
+    /* on a local target the wire is nearly free: latency spent outside an idle server is the
+     * generator's (starved of CPU, or too slow to read answers) */
+    double outside = in->traced && in->matched_fraction > 0.5
+                         ? ramp(s->client_share, 0.5, 0.8) * ramp(0.6 - s->worker_util, 0, 0.3)
+                         : 0;
     f->score = busy > late ? busy : late;
+    if (outside > f->score)
+        f->score = outside;
     /* A saturated server slows a closed-loop generator's users without loading its CPU; the
      * generator is the limit only when the server had room. */
     if (in->traced && (s->worker_util > 0.9 || s->cpu_util > 0.9))
         f->score *= 0.5;
     snprintf(f->summary, sizeof(f->summary),
-             "the load generator limited the run: busiest thread %.0f%% CPU%s", 
-             100 * in->generator_busy_max, s->late_share > 0.01 ? ", sends late" : "");
+             "the load generator limited the run: busiest thread %.0f%% busy%s, %.0f%% of latency "
+             "outside the server",
+             100 * in->generator_busy_max, s->late_share > 0.01 ? ", sends late" : "",
+             100 * s->client_share);
     add_evidence(f, "busiest generator thread at %.0f%% of a core (%u thread%s)",
                  100 * in->generator_busy_max, in->generator_threads,
                  in->generator_threads == 1 ? "" : "s");
     if (in->open_loop)
         add_evidence(f, "%.1f%% of sends later than scheduled (%llu of %llu)", 100 * s->late_share,
                      (unsigned long long)in->late_sends, (unsigned long long)in->sends);
-    if (in->traced)
+    if (in->traced) {
         add_evidence(f, "server workers busy %.0f%% of the time, CPU %.2f of %.0f cores",
                      100 * s->worker_util, in->cpu_cores, in->cores_available);
+        if (s->client_share > 0.3)
+            add_evidence(f, "%.0f%% of each request's latency (%.1f of %.1f ms) passes outside "
+                            "the server: on the wire or in the generator",
+                         100 * s->client_share, s->client_ms, s->latency_ms);
+    }
 }
 
 static void rule_cpu_contention(const struct verdict_input *in, const struct signals *s,
@@ -194,8 +212,11 @@ static void rule_inference(const struct verdict_input *in, const struct signals 
     if (!in->traced)
         return;
     /* compute-bound work on saturated CPUs; a large run queue is contention instead */
-    f->score = ramp(s->oncpu_share, 0.35, 0.65) * ramp(s->cpu_saturation, 0.6, 0.85) *
-               (1 - ramp(s->runq_share, 0.3, 0.6));
+    /* the host's saturation counts when the traced servers are what fills it */
+    double host = s->host_util * ramp(ratio(in->traced_cpu_cores, in->host_cpu_cores), 0.3, 0.6);
+    double saturation = s->cpu_util > host ? s->cpu_util : host;
+    f->score = ramp(s->oncpu_share, 0.35, 0.65) * ramp(saturation, 0.6, 0.85) *
+               ramp(s->worker_util, 0.5, 0.8) * (1 - ramp(s->runq_share, 0.3, 0.6));
     snprintf(f->summary, sizeof(f->summary),
              "inference: %.0f%% of the workers' request time is on-CPU (%.1f ms per request), "
              "CPU %.2f of %.0f cores",
