@@ -95,7 +95,7 @@ test-plain: $(TEST_BINS) $(LOADSCOPE) $(DEMO_SERVER)
 	@$(call run_tests,$(TEST_BINS),$(LOADSCOPE),$(DEMO_SERVER))
 
 test-san: $(TEST_SAN_BINS) $(LOADSCOPE_SAN) $(DEMO_SERVER_SAN)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 LOADSCOPE_VERDICT_RUNS=3 \
 	  $(call run_tests,$(TEST_SAN_BINS),$(LOADSCOPE_SAN),$(DEMO_SERVER_SAN))
 
 bench: all
