@@ -10,6 +10,9 @@
 #ifndef LOADSCOPE_BPF_MAPS_BPF_H
 #define LOADSCOPE_BPF_MAPS_BPF_H
 
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
 #include "common.h"
 #include "sched.h"
 #include "sockets.h"
@@ -105,6 +108,9 @@ const volatile __u64 cfg_start_ns = 0;
 const volatile __u64 cfg_window_ns = 1000000000ULL;
 /* Fallback attach modes cannot create a new thread's storage at fork (sched.bpf.c). */
 const volatile bool cfg_lazy_threads = false;
+/* Without the syscalls object (trace_config.syscalls off) the syscall a thread is in comes
+ * from its saved user registers instead of sys_enter. */
+const volatile bool cfg_regs_syscalls = false;
 
 /* The replica listening on a local port, or REPLICA_NONE. */
 static __always_inline __u32 port_replica(__u16 port)
@@ -132,6 +138,25 @@ static __always_inline void count_event(__u32 which)
 static __always_inline struct thread_state *thread_of(struct task_struct *task)
 {
     return bpf_task_storage_get(&threads, task, 0, 0);
+}
+
+/* The syscall a thread is blocked in or executing, with its first two arguments: recorded at
+ * sys_enter by syscalls.bpf.c, or (cfg_regs_syscalls) read from the registers the task saved
+ * on kernel entry. -1 when none. */
+static __always_inline long inflight_syscall(struct task_struct *task,
+                                             const struct thread_state *t, __u64 *a0, __u64 *a1)
+{
+    if (!cfg_regs_syscalls) {
+        *a0 = t->sc_arg0;
+        *a1 = t->sc_arg1;
+        return t->sc_nr;
+    }
+    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
+    if (!r)
+        return -1;
+    *a0 = BPF_CORE_READ(r, di);
+    *a1 = BPF_CORE_READ(r, si);
+    return (long)BPF_CORE_READ(r, orig_ax);
 }
 
 /* log2 slot of v: 0 for 0, else floor(log2 v) + 1, capped (common.h: LOG2_SLOTS). */

@@ -83,12 +83,14 @@ static __always_inline __u32 off_reason(struct task_struct *task, const struct t
 {
     if (uninterruptible)
         return ACC_OFF_DISK;
-    if (t->sc_nr < 0)
+    __u64 a0, a1;
+    long nr = inflight_syscall(task, t, &a0, &a1);
+    if (nr < 0)
         return ACC_OFF_OTHER;
-    __u8 c = syscall_block_class(t->sc_nr);
+    __u8 c = syscall_block_class(nr);
     if (c != SC_BY_FD)
         return c;
-    struct file *f = fd_file(task, (long)t->sc_arg0);
+    struct file *f = fd_file(task, (long)a0);
     __u32 type = file_type(f);
     if (type == LS_S_IFSOCK) {
         struct sock *sk = file_sock(f);

@@ -90,17 +90,17 @@ static __always_inline __u64 read_buffer(const struct thread_state *t, __u64 *le
         __u64 base;
         __u64 len;
     } iov = {};
-    __u64 iovp = 0;
-    switch (t->sc_nr) {
+    __u64 iovp = 0, a0, a1;
+    switch (inflight_syscall(bpf_get_current_task_btf(), t, &a0, &a1)) {
     case NR_read:
     case NR_recvfrom:
-        return t->sc_arg1;
+        return a1;
     case NR_readv:
-        iovp = t->sc_arg1;
+        iovp = a1;
         break;
     case NR_recvmsg:
         /* struct user_msghdr: msg_iov at offset 16 on 64-bit */
-        bpf_probe_read_user(&iovp, sizeof(iovp), (void *)(t->sc_arg1 + 16));
+        bpf_probe_read_user(&iovp, sizeof(iovp), (void *)(a1 + 16));
         break;
     default:
         return 0;

@@ -206,3 +206,39 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
     trace_collect_free(&c);
     trace_server_stop(&srv);
 }
+
+Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    char spec[64];
+    snprintf(spec, sizeof(spec), "srv=port:%d", srv.port);
+    struct trace_session *s = trace_test_start_no_syscalls(spec, &c);
+    cr_assert_not_null(s);
+    uint16_t port;
+    int fd = trace_client_get(srv.port, -1, "/nosys", 0x5151, &port);
+    cr_assert(fd >= 0);
+    close(fd);
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_assert_eq(c.nspans, 1);
+    const struct server_span *sp = &c.spans[0];
+    cr_expect(sp->has_request_id && sp->request_id == 0x5151, "request id from the read buffer");
+    cr_expect_str_eq(sp->path, "/nosys");
+    cr_expect_eq(sp->client_port, port);
+    double sleep_ms = (double)sp->offcpu_ns[OFF_SLEEP] / 1e6;
+    cr_expect(sleep_ms >= 95 && sleep_ms <= 115, "sleep %.1f ms named from the registers",
+              sleep_ms);
+    cr_expect_eq(t.replica[0].syscalls, 0, "no syscall table");
+    cr_expect(strstr(t.modes, "syscalls") == NULL, "modes: %s", t.modes);
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}

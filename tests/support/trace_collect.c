@@ -72,11 +72,12 @@ bool trace_test_can_trace(void)
     return true;
 }
 
-struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
-                                       struct trace_collect *c)
+static struct trace_session *start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
+                                   bool syscalls, struct trace_collect *c)
 {
     struct trace_config cfg;
     trace_config_defaults(&cfg);
+    cfg.syscalls = syscalls;
     struct error err = {{0}};
     if (replica_spec_parse(spec, &cfg.replicas[0], &err) < 0) {
         fprintf(stderr, "trace_test_start: %s\n", err.msg);
@@ -97,6 +98,17 @@ struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, ui
         return NULL;
     }
     return s;
+}
+
+struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
+                                       struct trace_collect *c)
+{
+    return start(spec, profile_hz, ring_bytes, true, c);
+}
+
+struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trace_collect *c)
+{
+    return start(spec, 0, 0, false, c);
 }
 
 void trace_test_sleep_ms(long ms)

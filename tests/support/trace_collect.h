@@ -29,6 +29,9 @@ bool trace_test_can_trace(void);
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c);
 
+/* The same without the syscalls object (trace_config.syscalls = false). */
+struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trace_collect *c);
+
 /* Sleeps ms milliseconds. */
 void trace_test_sleep_ms(long ms);
 

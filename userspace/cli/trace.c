@@ -49,6 +49,8 @@ static const char usage_text[] =
     "      --json FILE        windows and totals as JSON\n"
     "      --spans-csv FILE   one row per server-side request\n"
     "      --folded-dir DIR   DIR/NAME.folded per replica (flame graph input)\n"
+    "      --no-syscalls      no per-syscall counts/latency nor accept-queue wait: drops\n"
+    "                         the hooks on every syscall (most of the overhead)\n"
     "      --max-conns N      server connections tracked at once (default 8192)\n"
     "      --ring-kb N        request ring buffer in KiB, a power of two (default 4096)\n"
     "  -q, --quiet            no per-window lines\n"
@@ -85,7 +87,8 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
-    enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING };
+    enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
+           OPT_NO_SYSCALLS };
     static const struct option opts[] = {
         {"replica", required_argument, NULL, 'R'}, {"time", required_argument, NULL, 't'},
         {"window", required_argument, NULL, OPT_WINDOW},
@@ -95,6 +98,7 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         {"folded-dir", required_argument, NULL, OPT_FOLDED},
         {"max-conns", required_argument, NULL, OPT_CONNS},
         {"ring-kb", required_argument, NULL, OPT_RING},
+        {"no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     trace_config_defaults(&c->cfg);
     optind = 1;
@@ -135,6 +139,7 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
                 return error_set(err, "bad --ring-kb '%s' (a power of two >= 4)", optarg);
             c->cfg.ring_bytes = v * 1024;
             break;
+        case OPT_NO_SYSCALLS: c->cfg.syscalls = false; break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;
         case ':': return error_set(err, "option %s needs a value", argv[optind - 1]);

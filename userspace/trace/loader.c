@@ -47,6 +47,7 @@ struct part_ops {
         s->rodata->cfg_start_ns = c->start_ns;                                                \
         s->rodata->cfg_window_ns = c->window_ns;                                              \
         s->rodata->cfg_lazy_threads = lazy;                                                   \
+        s->rodata->cfg_regs_syscalls = !c->syscalls;                                          \
         X##_configure_more(s, c);                                                             \
     }
 
@@ -216,7 +217,7 @@ int loader_open(const struct load_config *c, struct loader **out, struct error *
         l->mode[i] = -1;
     libbpf_set_print(getenv("LOADSCOPE_DEBUG_BPF") ? libbpf_log : NULL);
     for (int part = 0; part < PART_COUNT; part++) {
-        if (part == PART_PROFILE && !c->profile_hz)
+        if ((part == PART_PROFILE && !c->profile_hz) || (part == PART_SYSCALLS && !c->syscalls))
             continue;
         if (load_part(l, part, err) < 0) {
             loader_close(l);

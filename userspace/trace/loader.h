@@ -22,6 +22,7 @@ struct load_config {
     uint32_t ring_wakeup_bytes; /* 0: ring_bytes / 4 */
     unsigned profile_hz; /* 0: no profile object */
     unsigned replicas;   /* sizes the per-replica syscall array */
+    bool syscalls;       /* load the syscalls object (else: in-flight syscall from registers) */
 };
 
 struct loader;

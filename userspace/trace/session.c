@@ -48,6 +48,7 @@ void trace_config_defaults(struct trace_config *c)
     c->profile_hz = 49;
     c->max_conns = 8192;
     c->ring_bytes = 4u << 20;
+    c->syscalls = true;
 }
 
 static int check_config(const struct trace_config *c, struct error *err)
@@ -166,7 +167,7 @@ static int start(struct trace_session *s, struct error *err)
     struct load_config lc = {s->start_ns,           s->cfg.window_ns,
                              s->cfg.max_conns,      s->cfg.ring_bytes,
                              s->cfg.ring_wakeup_bytes, s->cfg.profile_hz,
-                             s->cfg.replica_count};
+                             s->cfg.replica_count,     s->cfg.syscalls};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;

@@ -253,6 +253,8 @@ static void keep_top(struct replica_window *o, struct syscall_window *all, unsig
  * 32-bit histogram counters wrap: sums and differences are modulo 2^32). */
 static void read_syscalls(struct window_reader *w, struct syscall_stat **cur)
 {
+    if (w->maps.syscalls_fd < 0)
+        return;
     for (uint32_t r = 0; r < w->replicas; r++)
         for (uint32_t nr = 0; nr < SYSCALL_NR_MAX; nr++) {
             uint32_t key = r * SYSCALL_NR_MAX + nr;

@@ -1,0 +1,144 @@
+/* Tracer pieces that need no privileges: request-head parsing, replica specs, the off-CPU
+ * classification table, and the one-line reasons of `loadscope trace`. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "syscall_nr.h"
+#include "trace/http_head.h"
+#include "trace/replica.h"
+
+static struct http_head parse(const char *text)
+{
+    struct http_head h;
+    http_head_parse((const uint8_t *)text, strlen(text), &h);
+    return h;
+}
+
+Test(http_head, method_path_and_request_id)
+{
+    struct http_head h = parse("POST /v1/predict?model=a HTTP/1.1\r\nHost: x\r\n"
+                               "x-request-id: 00000000DEADbeef\r\nContent-Length: 3\r\n\r\nabc");
+    cr_expect_str_eq(h.method, "POST");
+    cr_expect_str_eq(h.path, "/v1/predict?model=a");
+    cr_expect(h.has_request_id);
+    cr_expect_eq(h.request_id, 0xdeadbeefULL);
+    cr_expect_str_eq(h.request_id_text, "00000000DEADbeef");
+}
+
+Test(http_head, non_hex_or_truncated_ids_are_not_numbers)
+{
+    struct http_head h = parse("GET / HTTP/1.1\r\nX-Request-Id: 7f3e-uuid-like\r\n\r\n");
+    cr_expect(!h.has_request_id);
+    cr_expect_str_eq(h.request_id_text, "7f3e-uuid-like");
+    /* cut in the middle of the header line: the id may be incomplete, so it is not used */
+    h = parse("GET / HTTP/1.1\r\nX-Request-Id: 00000000000");
+    cr_expect(!h.has_request_id);
+    h = parse("GET /a HTTP/1.1\r\nX-Request-Id: 123456789abcdef01\r\n\r\n"); /* 17 digits */
+    cr_expect(!h.has_request_id);
+}
+
+Test(http_head, not_http_and_truncated_paths)
+{
+    struct http_head h;
+    cr_expect(!http_head_parse((const uint8_t *)"\x16\x03\x01\x02", 4, &h), "TLS is not HTTP");
+    cr_expect(!http_head_parse((const uint8_t *)"", 0, &h));
+    char big[600] = "GET /";
+    memset(big + 5, 'a', 500);
+    big[505] = 0;
+    h = parse(big);
+    cr_expect_str_eq(h.method, "GET");
+    cr_expect(h.path_truncated);
+    cr_expect_eq(strlen(h.path), SPAN_PATH_LEN - 1);
+    h = parse("GET /x\x01y HTTP/1.1\r\n\r\n");
+    cr_expect_str_eq(h.path, "/x?y", "control bytes are replaced");
+}
+
+Test(replica_spec, parses_the_three_kinds)
+{
+    struct replica_spec s;
+    struct error err = {{0}};
+    cr_assert_eq(replica_spec_parse("web=port:8001", &s, &err), 0, "%s", err.msg);
+    cr_expect_eq(s.kind, REPLICA_PORT);
+    cr_expect_eq(s.port, 8001);
+    cr_expect_str_eq(s.name, "web");
+    cr_assert_eq(replica_spec_parse("w2=pid:1234", &s, &err), 0);
+    cr_expect_eq(s.kind, REPLICA_PID);
+    cr_expect_eq(s.pid, 1234);
+    cr_assert_eq(replica_spec_parse("c=cgroup:/sys/fs/cgroup/app.slice", &s, &err), 0);
+    cr_expect_eq(s.kind, REPLICA_CGROUP);
+    cr_expect_str_eq(s.cgroup, "/sys/fs/cgroup/app.slice");
+    cr_assert_eq(replica_spec_parse("port:9000", &s, &err), 0);
+    cr_expect_str_eq(s.name, "port9000", "a default name");
+    char text[300];
+    replica_spec_format(&s, text, sizeof(text));
+    cr_expect_str_eq(text, "port:9000");
+}
+
+Test(replica_spec, rejects_bad_specs_with_a_reason)
+{
+    const char *bad[] = {"web=port:0", "web=port:70000", "web=port:abc", "web=pid:-3",
+                         "web=cgroup:relative", "web=host:1", "=port:80",
+                         "a-name-that-is-far-too-long-for-a-replica=port:80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct replica_spec s;
+        struct error err = {{0}};
+        cr_expect_eq(replica_spec_parse(bad[i], &s, &err), -1, "'%s' must be rejected", bad[i]);
+        cr_expect(strlen(err.msg) > 0 && !strchr(err.msg, '\n'), "one line: %s", err.msg);
+    }
+}
+
+Test(off_cpu_classification, syscalls_map_to_reasons)
+{
+    cr_expect_eq(syscall_block_class(NR_futex), ACC_OFF_LOCK);
+    cr_expect_eq(syscall_block_class(NR_clock_nanosleep), ACC_OFF_SLEEP);
+    cr_expect_eq(syscall_block_class(NR_epoll_wait), ACC_OFF_IDLE);
+    cr_expect_eq(syscall_block_class(NR_accept4), ACC_OFF_IDLE);
+    cr_expect_eq(syscall_block_class(NR_recvfrom), SC_BY_FD);
+    cr_expect_eq(syscall_block_class(NR_connect), ACC_OFF_DOWNSTREAM);
+    cr_expect_eq(syscall_block_class(NR_fsync), ACC_OFF_DISK);
+    cr_expect_eq(syscall_block_class(61 /* wait4 */), ACC_OFF_OTHER);
+}
+
+static int run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(trace_cli, one_line_reasons_and_exit_codes)
+{
+    const char *bin = getenv("LOADSCOPE_BIN");
+    if (!bin)
+        cr_skip_test("LOADSCOPE_BIN is not set (run through make)");
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof(cmd), "%s trace 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "loadscope: trace needs at least one --replica") == out, "%s", out);
+    snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:x 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "loadscope: bad replica") == out, "%s", out);
+    /* nobody listens on port 1 */
+    snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:1 -t 1s 2>&1", bin);
+    int rc = run(cmd, out, sizeof(out));
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "loadscope: cannot trace: ") == out, "%s", out);
+    cr_expect(strstr(out, "no process listens on TCP port 1") || strstr(out, "needs root"), "%s",
+              out);
+    cr_expect_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line: %s", out);
+    /* without privileges: the reason is named */
+    if (geteuid() == 0 && system("command -v setpriv >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof(cmd),
+                 "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "
+                 "%s trace --replica web=pid:1 -t 1s 2>&1", bin);
+        cr_expect_eq(run(cmd, out, sizeof(out)), 1, "%s", out);
+        cr_expect(strstr(out, "needs root or CAP_BPF+CAP_PERFMON") != NULL, "%s", out);
+    }
+}
