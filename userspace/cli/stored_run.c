@@ -54,9 +54,7 @@ static int read_labels(struct store *s, struct labels *l, struct error *err)
     while (sqlite3_step(st) == SQLITE_ROW && l->hosts < SCENARIO_MAX_HOSTS)
         l->urls[l->hosts++] = column_dup(st, 0);
     sqlite3_finalize(st);
-    if (l->endpoints == 0)
-        return error_set(err, "the run store lists no endpoints: the run ended before it began");
-    return 0;
+    return 0; /* no endpoints: the server side alone was traced (loadscope trace) */
 }
 
 static int add_record(void *ctx, const struct client_record *r)

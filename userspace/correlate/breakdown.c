@@ -5,6 +5,7 @@
 
 #include "common/histogram.h"
 #include "store/matches.h"
+#include "store/server_tables.h"
 
 static const struct {
     const char *key, *label;
@@ -160,6 +161,47 @@ static int visit(void *ctx, const struct client_record *c, const struct server_s
     return 0;
 }
 
+/* Without client records (`loadscope trace`), a span stands for its request: its latency is
+ * the server time, from the handshake (or the bytes' arrival) to the last response byte. */
+static struct client_record client_of_span(const struct server_span *sp)
+{
+    struct client_record c = {0};
+    uint64_t from = sp->arrival_ns ? sp->arrival_ns : sp->first_read_ns;
+    if ((sp->flags & SPAN_NEW_CONN) && sp->established_ns && sp->established_ns < from)
+        from = sp->established_ns;
+    c.intended_ns = c.start_ns = from;
+    c.end_ns = sp->response_end_ns > from ? sp->response_end_ns : from;
+    c.reused = !(sp->flags & SPAN_NEW_CONN);
+    return c;
+}
+
+static int visit_span(void *ctx, const struct server_span *sp)
+{
+    struct client_record c = client_of_span(sp);
+    return visit(ctx, &c, sp, MATCH_FOUR_TUPLE);
+}
+
+static int count_matches(struct store *s, uint64_t *n)
+{
+    sqlite3_stmt *st;
+    *n = 0;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT count(*) FROM request_matches", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* One pass over the requests: the joined pairs, or the spans alone when nothing was joined
+ * (no client records: the server side traced without load). */
+static int each_request(struct store *s, bool spans_only, struct pass *p, struct error *err)
+{
+    return spans_only ? server_tables_each_span(s, visit_span, p, err)
+                      : matches_each(s, visit, p, err);
+}
+
 static void downstream_spread(struct breakdown_band *b, const struct histogram *h)
 {
     b->downstream_requests = h->count;
@@ -194,7 +236,10 @@ int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct 
     for (size_t i = 0; i < 1 + MAX_REPLICA_BANDS; i++)
         hist_reset(&downstream[i]);
     struct pass p = {latency, downstream, out, 0, from_ns, to_ns};
-    int rc = matches_each(s, visit, &p, err);
+    uint64_t matched = 0;
+    count_matches(s, &matched);
+    out->server_only = matched == 0;
+    int rc = each_request(s, out->server_only, &p, err);
     if (rc == 0) {
         out->matched = latency->count;
         /* exact cut points are not needed: a request at a band's edge may land on either side */
@@ -202,7 +247,7 @@ int breakdown_compute(struct store *s, uint64_t from_ns, uint64_t to_ns, struct 
         out->cut_ns[1] = hist_percentile(latency, 90);
         out->cut_ns[2] = hist_percentile(latency, 99);
         p.phase = 1;
-        rc = matches_each(s, visit, &p, err);
+        rc = each_request(s, out->server_only, &p, err);
     }
     if (rc == 0) {
         downstream_spread(&out->bands[BAND_ALL], &downstream[0]);

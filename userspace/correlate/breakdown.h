@@ -17,6 +17,7 @@
 #ifndef LOADSCOPE_CORRELATE_BREAKDOWN_H
 #define LOADSCOPE_CORRELATE_BREAKDOWN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "load/record.h"
@@ -66,6 +67,7 @@ struct breakdown_band {
 };
 
 struct breakdown {
+    bool server_only; /* no client request joined: spans alone, latency = server time */
     uint64_t matched;
     uint64_t cut_ns[3]; /* latency at p50, p90, p99 of matched requests */
     struct breakdown_band bands[BAND_COUNT];

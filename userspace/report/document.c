@@ -375,6 +375,7 @@ static void breakdown_section(struct json_writer *w, const struct analysis *a)
     }
     const struct join_result *j = &a->join;
     json_object_begin(w);
+    json_kv_bool(w, "server_only", a->breakdown.server_only);
     json_kv_double(w, "matched_fraction", join_matched_fraction(j));
     json_kv_uint(w, "matched", join_matched(j));
     json_kv_uint(w, "requests", j->requests);
