@@ -40,9 +40,10 @@ static const char usage_text[] =
 "                       idle keep-alive connections wait in its poll set [1]\n"
 "  --threads N          serving threads per worker process (gunicorn gthread, or one\n"
 "                       process with N threads with --workers 1) [1]\n"
-"  --model-cost MS      CPU milliseconds one /predict costs: input size, depth and width\n"
-"                       of the network are calibrated at startup by timing passes on this\n"
-"                       machine; 0 = the smallest network (~0.05 ms), no calibration [20]\n"
+"  --model-cost MS      CPU milliseconds one /predict costs: input size (16..64), depth\n"
+"                       and width of the network are calibrated at startup by timing\n"
+"                       passes on this machine (on the first replica's --cpus if given);\n"
+"                       0 = the smallest network (~0.03 ms), no calibration [20]\n"
 "  --model-shape S,C,D  fix the network instead: S x S input, C channels, D extra\n"
 "                       convolutions (no calibration; the ready line reports its cost)\n"
 "  --seed N             seed of the weight PRNG [1]\n"
@@ -138,8 +139,8 @@ static int parse_shape(const char *text, struct config_shape *s, char *err, size
         return fail(err, errlen, "--model-shape: S must be a multiple of 8 in 8..512");
     if (s->channels < 1 || s->channels > 512)
         return fail(err, errlen, "--model-shape: C must be in 1..512");
-    if (s->depth < 0 || s->depth > 16)
-        return fail(err, errlen, "--model-shape: D must be in 0..16");
+    if (s->depth < 0 || s->depth > 1024)
+        return fail(err, errlen, "--model-shape: D must be in 0..1024");
     return 0;
 }
 

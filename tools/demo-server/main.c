@@ -6,6 +6,8 @@
  * then waits for SIGTERM/SIGINT or a child's death and stops everything. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +99,13 @@ static int prepare_model(struct server *s, char *err, size_t errlen)
     /* Calibration times CPU passes; on a VM whose vCPUs share physical cores, other work
      * running meanwhile inflates them and the network comes out too small. Say so. */
     double busy0 = machine_busy_ns(), self0 = self_cpu_ns(), wall0 = now_ns_double();
+    /* Time the passes where the work will run: the vCPUs of a VM need not be equally fast. */
+    cpu_set_t before, first;
+    bool pinned = c->n_cpus && !sched_getaffinity(0, sizeof(before), &before);
+    if (pinned) {
+        replica_cpuset(c, 0, &first);
+        pinned = !sched_setaffinity(0, sizeof(first), &first);
+    }
     if (c->fixed_shape) {
         s->cal.shape = (struct model_shape){c->shape.size, c->shape.channels, c->shape.depth};
         s->cal.measured_ms = calibrate_measure(s->cal.shape, c->seed, 5, 1);
@@ -105,6 +114,8 @@ static int prepare_model(struct server *s, char *err, size_t errlen)
     } else if (calibrate(c->model_cost_ms, c->seed, &s->cal)) {
         return snprintf(err, errlen, "out of memory while calibrating"), -1;
     }
+    if (pinned)
+        sched_setaffinity(0, sizeof(before), &before);
     /* /proc/stat counts in 10 ms ticks: below 0.2 s of calibration the figure is noise. */
     double wall = now_ns_double() - wall0;
     s->calib_other_cores = -1;
