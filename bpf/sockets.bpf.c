@@ -33,11 +33,23 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Wake the reader only when the ring is filling up; otherwise it polls every few ms, which
- * saves a wakeup per request. */
+ * saves a wakeup per request. The fill level is checked every 32nd record of a CPU only: the
+ * query reads the consumer position, a cache line the reader's CPU writes. */
 const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} submits SEC(".maps");
 
 static __always_inline __u64 submit_flags(void)
 {
+    __u32 zero = 0;
+    __u64 *n = bpf_map_lookup_elem(&submits, &zero);
+    if (n && (++*n & 31))
+        return BPF_RB_NO_WAKEUP;
     return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
                                                                               : BPF_RB_NO_WAKEUP;
 }
@@ -79,6 +91,10 @@ static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reas
         e->acc_ns[i] = (e->flags & SPAN_F_HANDOFF) || c->snap_end[i] < c->snap_start[i]
                            ? 0
                            : c->snap_end[i] - c->snap_start[i];
+    e->head_len = c->head_len;
+    e->pad2 = 0;
+    if (bpf_probe_read_kernel(e->head, HEAD_CAPTURE, c->head))
+        e->head_len = 0;
     bpf_ringbuf_submit(e, submit_flags());
 }
 
@@ -112,28 +128,20 @@ static __always_inline __u64 read_buffer(const struct thread_state *t, __u64 *le
     return iov.base;
 }
 
+/* The first bytes of the request, from the buffer of the read in flight, into the connection
+ * (they leave with the span record). */
 static __always_inline void capture_head(const struct thread_state *t, struct conn_state *c,
-                                         __u64 key, long ret)
+                                         long ret)
 {
     __u64 len = ret < HEAD_CAPTURE ? (__u64)ret : HEAD_CAPTURE;
     __u64 buf = read_buffer(t, &len);
+    c->head_len = 0;
     if (!buf || !len)
         return;
-    struct head_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_event(CNT_RB_LOST_HEAD);
-        return;
-    }
-    e->type = EV_HEAD;
-    e->conn = key;
-    e->seq = c->seq;
-    e->pad = 0;
     if (len > HEAD_CAPTURE)
         len = HEAD_CAPTURE;
-    if (bpf_probe_read_user(e->data, len, (void *)buf))
-        len = 0;
-    e->len = (__u32)len;
-    bpf_ringbuf_submit(e, submit_flags());
+    if (bpf_probe_read_user(c->head, len, (void *)buf) == 0)
+        c->head_len = (__u32)len;
 }
 
 static __always_inline void start_span(struct thread_state *t, struct conn_state *c, __u64 key,
@@ -170,7 +178,7 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
             a->recvq_hist[slot]++;
     }
     mark_busy(t, now);
-    capture_head(t, c, key, ret);
+    capture_head(t, c, ret);
 }
 
 static __always_inline void on_recv(struct sock *sk, long ret, int flags)

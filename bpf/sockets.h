@@ -1,6 +1,7 @@
 /* Server-side connections and requests: per-connection state (sockets.bpf.c, plus accept and
- * listen handling at syscall exit in syscalls.bpf.c), per-replica socket counters, and the
- * records streamed to userspace through the ring buffer. */
+ * listen handling at syscall exit in syscalls.bpf.c), per-replica socket counters, and the one
+ * record per request streamed to userspace through the ring buffer (its first bytes travel in
+ * it: one ring-buffer reservation per request, the costly part of the path). */
 #ifndef LOADSCOPE_BPF_SOCKETS_H
 #define LOADSCOPE_BPF_SOCKETS_H
 
@@ -60,6 +61,9 @@ struct conn_state {
     __u64 bytes_out;
     __u64 snap_start[ACC_COUNT]; /* worker thread's accounting at the first read */
     __u64 snap_end[ACC_COUNT];   /* ... and at the last send */
+    __u32 head_len;              /* bytes of the current request captured at its first read */
+    __u32 pad2;
+    __u8 head[HEAD_CAPTURE];
 };
 
 /* Per replica, per CPU: cumulative socket counters (userspace takes differences). */
@@ -82,17 +86,7 @@ struct sock_acc {
     __s64 open_spans;         /* spans started minus ended (a gauge, summed over CPUs) */
 };
 
-enum event_type { EV_HEAD = 1, EV_SPAN = 2 };
-
-/* The first bytes a worker read for a request. */
-struct head_event {
-    __u32 type; /* EV_HEAD */
-    __u32 len;  /* valid bytes in data */
-    __u64 conn; /* connection id (the kernel socket address) */
-    __u32 seq;
-    __u32 pad;
-    __u8 data[HEAD_CAPTURE];
-};
+enum event_type { EV_SPAN = 2 };
 
 /* One request, sent when it ends. */
 struct span_event {
@@ -115,6 +109,9 @@ struct span_event {
     __u64 bytes_in;
     __u64 bytes_out;
     __u64 acc_ns[ACC_COUNT]; /* worker's time inside the span, per accounting state */
+    __u32 head_len;          /* valid bytes in head (0: not captured) */
+    __u32 pad2;
+    __u8 head[HEAD_CAPTURE]; /* the first bytes the worker read for this request */
 };
 
 #endif

@@ -183,7 +183,7 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
     trace_test_sleep_ms(100);
     struct trace_collect c;
     trace_collect_init(&c);
-    struct trace_session *s = trace_server(&srv, &c, 4096); /* ~5 records */
+    struct trace_session *s = trace_server(&srv, &c, 4096); /* ~4 records */
     enum { N = 300 };
     int fd = -1;
     for (int i = 0; i < N; i++) {
@@ -194,8 +194,7 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
     trace_test_sleep_ms(100);
     struct trace_totals t;
     trace_stop(s, &t);
-    cr_expect(t.lost_spans > 0 && t.lost_heads > 0, "losses counted: %llu spans, %llu heads",
-              (unsigned long long)t.lost_spans, (unsigned long long)t.lost_heads);
+    cr_expect(t.lost_spans > 0, "losses counted: %llu spans", (unsigned long long)t.lost_spans);
     cr_expect_eq(c.nspans + t.lost_spans, N, "delivered %zu + lost %llu = %d", c.nspans,
                  (unsigned long long)t.lost_spans, N);
     uint64_t window_lost = 0;

@@ -8,25 +8,6 @@
 
 #include "sockets.h"
 
-static struct head_slot *slot_of(struct span_reader *r, uint64_t conn, uint32_t seq)
-{
-    uint64_t h = (conn ^ (conn >> 17) ^ ((uint64_t)seq * 0x9E3779B97F4A7C15ULL));
-    h ^= h >> 29;
-    return &r->heads[h % SPAN_HEAD_SLOTS];
-}
-
-static void on_head(struct span_reader *r, const struct head_event *e)
-{
-    struct head_slot *s = slot_of(r, e->conn, e->seq);
-    if (s->used)
-        r->heads_overwritten++;
-    s->conn = e->conn;
-    s->seq = e->seq;
-    s->used = 1;
-    size_t len = e->len < HEAD_CAPTURE ? e->len : HEAD_CAPTURE;
-    http_head_parse(e->data, len, &s->head);
-}
-
 /* IPv4-mapped IPv6 (::ffff:a.b.c.d) is reported as IPv4. */
 static void copy_tuple(struct server_span *out, const struct conn_tuple *t)
 {
@@ -45,21 +26,21 @@ static void copy_tuple(struct server_span *out, const struct conn_tuple *t)
     memcpy(out->client_addr, t->client_addr, 16);
 }
 
-static void fill_head(struct span_reader *r, struct server_span *out)
+static void fill_head(struct span_reader *r, const struct span_event *e, struct server_span *out)
 {
-    struct head_slot *s = slot_of(r, out->conn_id, out->seq);
-    if (!s->used || s->conn != out->conn_id || s->seq != out->seq) {
+    struct http_head h;
+    size_t len = e->head_len < HEAD_CAPTURE ? e->head_len : HEAD_CAPTURE;
+    if (!len || !http_head_parse(e->head, len, &h)) {
         out->flags |= SPAN_HEAD_LOST;
         r->without_head++;
         return;
     }
-    s->used = 0;
-    memcpy(out->method, s->head.method, sizeof(out->method));
-    memcpy(out->path, s->head.path, sizeof(out->path));
-    memcpy(out->request_id_text, s->head.request_id_text, sizeof(out->request_id_text));
-    out->has_request_id = s->head.has_request_id;
-    out->request_id = s->head.request_id;
-    if (s->head.path_truncated)
+    memcpy(out->method, h.method, sizeof(out->method));
+    memcpy(out->path, h.path, sizeof(out->path));
+    memcpy(out->request_id_text, h.request_id_text, sizeof(out->request_id_text));
+    out->has_request_id = h.has_request_id;
+    out->request_id = h.request_id;
+    if (h.path_truncated)
         out->flags |= SPAN_PATH_TRUNCATED;
 }
 
@@ -88,7 +69,7 @@ static void deliver(struct span_reader *r, const struct span_event *e)
         out.offcpu_ns[i] = e->acc_ns[ACC_OFF_FIRST + i];
     out.bytes_in = e->bytes_in;
     out.bytes_out = e->bytes_out;
-    fill_head(r, &out);
+    fill_head(r, e, &out);
     r->spans++;
     if (r->sinks && r->sinks->on_span)
         r->sinks->on_span(r->sinks->ctx, &out);
@@ -101,9 +82,7 @@ static int on_record(void *ctx, void *data, size_t size)
     if (size < sizeof(type))
         return 0;
     memcpy(&type, data, sizeof(type));
-    if (type == EV_HEAD && size >= sizeof(struct head_event))
-        on_head(r, data);
-    else if (type == EV_SPAN && size >= sizeof(struct span_event))
+    if (type == EV_SPAN && size >= sizeof(struct span_event))
         deliver(r, data);
     return 0;
 }
@@ -113,15 +92,9 @@ int span_reader_init(struct span_reader *r, int events_fd, const struct trace_si
 {
     memset(r, 0, sizeof(*r));
     r->sinks = sinks;
-    r->heads = calloc(SPAN_HEAD_SLOTS, sizeof(*r->heads));
-    if (!r->heads)
-        return error_set(err, "out of memory");
     r->rb = ring_buffer__new(events_fd, on_record, r, NULL);
-    if (!r->rb) {
-        free(r->heads);
-        r->heads = NULL;
+    if (!r->rb)
         return error_set(err, "opening the span ring buffer: %s", strerror(errno));
-    }
     return 0;
 }
 
@@ -140,13 +113,13 @@ void span_reader_flush_open(struct span_reader *r, int conns_fd, uint64_t now_ns
     ring_buffer__consume(r->rb);
     uint64_t key, next;
     struct conn_state c;
+    struct span_event e;
     bool first = true;
     while (bpf_map_get_next_key(conns_fd, first ? NULL : &key, &next) == 0) {
         first = false;
         key = next;
         if (bpf_map_lookup_elem(conns_fd, &key, &c) || c.phase == PHASE_IDLE)
             continue;
-        struct span_event e;
         memset(&e, 0, sizeof(e));
         e.type = EV_SPAN;
         e.seq = c.seq;
@@ -173,6 +146,8 @@ void span_reader_flush_open(struct span_reader *r, int conns_fd, uint64_t now_ns
             e.acc_ns[i] = (e.flags & SPAN_F_HANDOFF) || c.snap_end[i] < c.snap_start[i]
                               ? 0
                               : c.snap_end[i] - c.snap_start[i];
+        e.head_len = c.head_len;
+        memcpy(e.head, c.head, sizeof(e.head));
         deliver(r, &e);
     }
 }
@@ -181,6 +156,5 @@ void span_reader_free(struct span_reader *r)
 {
     if (r->rb)
         ring_buffer__free(r->rb);
-    free(r->heads);
     memset(r, 0, sizeof(*r));
 }

@@ -1,5 +1,5 @@
-/* The ring-buffer reader: request heads (first bytes read) and span records from the kernel
- * (bpf/sockets.h), joined by (connection, request number) into struct server_span. */
+/* The ring-buffer reader: one record per request from the kernel (bpf/sockets.h), carrying
+ * the first bytes the worker read, turned into struct server_span. */
 #ifndef LOADSCOPE_TRACE_SPANS_H
 #define LOADSCOPE_TRACE_SPANS_H
 
@@ -9,23 +9,12 @@
 #include "trace/http_head.h"
 #include "trace/trace.h"
 
-#define SPAN_HEAD_SLOTS 4096 /* heads waiting for their span (a span ends after its head) */
-
-struct head_slot {
-    uint64_t conn;
-    uint32_t seq;
-    uint32_t used;
-    struct http_head head;
-};
-
 struct span_reader {
     struct ring_buffer *rb;
     const struct trace_sinks *sinks;
-    struct head_slot *heads;
     uint64_t next_span_id;
     uint64_t spans;
     uint64_t without_head;
-    uint64_t heads_overwritten;
 };
 
 int span_reader_init(struct span_reader *r, int events_fd, const struct trace_sinks *sinks,

@@ -76,8 +76,8 @@ struct trace_totals {
     uint64_t spans;               /* delivered to on_span */
     uint64_t windows;             /* delivered to on_window (all replicas) */
     uint64_t lost_spans;          /* ring buffer full */
-    uint64_t lost_heads;          /* ring buffer full: request bytes not captured */
-    uint64_t spans_without_head;  /* spans whose request bytes were never seen */
+    uint64_t lost_heads;          /* always 0: request bytes travel in their span record */
+    uint64_t spans_without_head;  /* spans whose request bytes were not captured or not HTTP */
     uint64_t conn_map_full;       /* connections not tracked (max_conns reached) */
     uint64_t syscall_map_full;
     uint64_t thread_storage_failed;
@@ -112,12 +112,12 @@ const struct replica_members *trace_replica_members(const struct trace_session *
 void trace_destroy(struct trace_session *s);
 
 /* The bounded memory, for --help texts (measured with the defaults and one replica on a
- * 2-CPU host: 13.5 MiB of BPF maps, /proc/self/fdinfo memlock). */
+ * 2-CPU host: ~17.5 MiB of BPF maps, /proc/self/fdinfo memlock). */
 #define TRACE_MEMORY_TEXT                                                                    \
-    "Memory is bounded whatever the duration: BPF maps take ~13.5 MiB with the defaults\n"   \
-    "(request ring 4 MiB (--ring-kb), 8192 connections x ~0.3 KiB (--max-conns), profile\n"  \
+    "Memory is bounded whatever the duration: BPF maps take ~17.5 MiB with the defaults\n"   \
+    "(request ring 4 MiB (--ring-kb), 8192 connections x ~0.8 KiB (--max-conns), profile\n"  \
     "8192 stacks x 0.5 KiB + 16384 counters, listening-port table 256 KiB, syscall stats\n"  \
     "72 KiB per replica per CPU, ~0.2 KiB per traced thread); userspace keeps per-window\n"  \
-    "state, 4096 pending request heads and the symbol tables of traced processes.\n"
+    "state and the symbol tables of traced processes.\n"
 
 #endif
