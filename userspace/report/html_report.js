@@ -475,9 +475,9 @@
     if (isNum(info.cores)) cpu.push({label: 'cores available', colour: '#5d6675', dash: [5, 4], get: function () { return info.cores; }});
     lineChart(grid, 'CPU', rows, cpu, 'cores');
     lineChart(grid, 'Run queue (waiting for a CPU)', rows, [
-      {label: 'run-queue wait per request (ms)', colour: '#8f2d56', get: function (r) { return rep(r).runq_ms; }},
-      {label: 'run-queue p99 (ms)', colour: '#e66100', get: function (r) { return rep(r).runq_p99_ms; }, dash: [4, 3]}
-    ], 'ms');
+      {label: 'time runnable but waiting, all threads (ms per second)', colour: '#8f2d56', get: function (r) { return rep(r).runq_ms; }},
+      {label: 'longest waits: p99 of one wait (ms)', colour: '#e66100', get: function (r) { return rep(r).runq_p99_ms; }, dash: [4, 3], axis: 'y2'}
+    ], 'ms per second', 'ms');
     lineChart(grid, 'Queue waits before a worker', rows, [
       {label: 'accept-queue wait (ms)', colour: '#e8a33d', get: function (r) { return rep(r).accept_wait_ms; }},
       {label: 'receive-queue wait (ms)', colour: '#1a5fb4', get: function (r) { return rep(r).recv_wait_ms; }},
