@@ -165,6 +165,9 @@ $(call obj,userspace/store/schema_sql.S) $(call san_obj,userspace/store/schema_s
 HTML_ASSETS := userspace/report/html_template.html userspace/report/html_report.css \
                userspace/report/html_report.js /usr/share/javascript/chart.js/chart.min.js
 $(call obj,userspace/report/html_assets.S) $(call san_obj,userspace/report/html_assets.S): $(HTML_ASSETS)
+SWEEP_ASSETS := userspace/sweep/sweep_template.html userspace/sweep/sweep_report.css \
+                userspace/sweep/sweep_report.js
+$(call obj,userspace/sweep/sweep_assets.S) $(call san_obj,userspace/sweep/sweep_assets.S): $(SWEEP_ASSETS)
 
 $(BUILD)/bpf $(BUILD)/skel:
 	@mkdir -p $@
