@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "demo/scenarios.h"
+#include "demo/server.h"
 #include "demo/upload.h"
 #include "support/demo_fixture.h"
 
@@ -161,4 +162,33 @@ Test(demo_scenarios, contention_makes_threads_wait_to_run, .timeout = 180)
                  m.wait_cores, m.cores);
     /* keep-alive connections stick to the worker that accepted them: most workers serve */
     cr_expect_geq(m.r.n_pids, 6, "answers from %d of the 8 workers", m.r.n_pids);
+}
+
+Test(demo_scenarios, flags_start_every_scenario_server, .timeout = 120)
+{
+    size_t n;
+    const struct demo_scenario *all = demo_scenarios(&n);
+    char bin[4096];
+    struct error err = {{0}};
+    cr_assert(demo_server_binary(bin, sizeof(bin), &err), "%s", err.msg);
+    const char *small[4];
+    cr_expect_eq(demo_scenario_flags(&all[0], NULL, small, 4), -1, "cap too small accepted");
+    for (size_t i = 0; i < n; i++) {
+        const char *extra[] = {"--seed", "7", NULL};
+        const char *flags[64];
+        int k = demo_scenario_flags(&all[i], extra, flags, 64);
+        cr_assert_gt(k, 0);
+        cr_expect_str_eq(flags[k - 2], "--seed");
+        cr_expect_null(flags[k]);
+        struct demo_server s;
+        cr_assert_eq(demo_server_start(&s, bin, flags, 60 * NS_PER_SEC, &err), 0, "%s: %s",
+                     all[i].name, err.msg);
+        cr_expect_eq(s.n_ports, all[i].replicas, "%s: %d ports", all[i].name, s.n_ports);
+        cr_expect_gt(s.model_ms, 0);
+        for (int p = 0; p < s.n_ports; p++)
+            cr_expect_eq(demo_http_get_status(s.ports[p], "/health", NS_PER_SEC), 200);
+        int code = -1;
+        cr_expect_eq(demo_server_stop(&s, 10 * NS_PER_SEC, &code, &err), 0, "%s", err.msg);
+        cr_expect_eq(code, 0);
+    }
 }

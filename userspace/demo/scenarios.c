@@ -113,3 +113,21 @@ const struct demo_scenario *demo_scenario_default(void)
 {
     return &scenarios[0];
 }
+
+int demo_scenario_flags(const struct demo_scenario *sc, const char *const extra[],
+                        const char **out, size_t cap)
+{
+    static const char *const tail[] = {"--port", "0", "--quiet", NULL};
+    const char *const *parts[] = {sc->server_flags, tail, extra};
+    size_t n = 0;
+    for (size_t p = 0; p < 3; p++)
+        for (size_t i = 0; parts[p] && parts[p][i]; i++) {
+            if (n + 1 >= cap)
+                return -1;
+            out[n++] = parts[p][i];
+        }
+    if (n >= cap)
+        return -1;
+    out[n] = NULL;
+    return (int)n;
+}

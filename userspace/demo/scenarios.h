@@ -47,4 +47,10 @@ const struct demo_scenario *demo_scenario_find(const char *name);
 /* The scenario `loadscope demo` runs without --scenario. */
 const struct demo_scenario *demo_scenario_default(void);
 
+/* The command line to start the scenario's server with: its flags, then "--port 0" (an
+ * ephemeral port per replica) and "--quiet", then extra (NULL-terminated, may be NULL), into
+ * out (cap entries, NULL-terminated). Returns the number of flags, or -1 if cap is too small. */
+int demo_scenario_flags(const struct demo_scenario *sc, const char *const extra[],
+                        const char **out, size_t cap);
+
 #endif

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -82,9 +83,11 @@ static void exec_child(const char *binary, char **argv, int out_w, int err_w, pi
     signal(SIGCHLD, SIG_DFL);
     if (dup2(out_w, STDOUT_FILENO) < 0)
         _exit(127);
-    /* Nothing else of loadscope's (sockets, databases) leaks into the server. */
-    for (int fd = 3; fd < 1024; fd++)
-        if (fd != err_w)
+    /* Nothing else of loadscope's (sockets, databases) leaks into the server; err_w is
+     * close-on-exec already, so its closing tells the parent that exec succeeded. */
+    (void)err_w;
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))
+        for (int fd = 3; fd < 4096; fd++)
             fcntl(fd, F_SETFD, FD_CLOEXEC);
     execv(binary, argv);
     int e = errno;
