@@ -22,8 +22,11 @@ struct run {
     cJSON *json;
 };
 
-/* Runs loadscope with args plus --csv/--json into a fresh directory. */
-static void run(struct run *r, int sigint_ms, const char *const *args)
+/* Runs loadscope with args plus --csv/--json into a fresh directory, with `engine` (curl, raw,
+ * or NULL for the default) and checks the summary names the engine that ran (expect: that
+ * line, or NULL for what `engine` implies). */
+static void run_full(struct run *r, const char *engine, const char *expect, int sigint_ms,
+                     const char *const *args)
 {
     memset(r, 0, sizeof(*r));
     tmpdir_make("run", r->dir, sizeof(r->dir));
@@ -41,13 +44,35 @@ static void run(struct run *r, int sigint_ms, const char *const *args)
     all[n++] = "--no-trace"; /* the load generator alone: tracing has its own tests */
     all[n++] = "--out";
     all[n++] = r->dir;
+    if (engine) {
+        all[n++] = "--engine";
+        all[n++] = engine;
+    }
     all[n] = NULL;
     cr_assert_eq(run_loadscope(&r->res, all, sigint_ms, LIMIT_S), 0);
+    if (r->res.exit_code != 2) {
+        char want[64];
+        snprintf(want, sizeof(want), "Engine: %s (--engine %s)", engine ? engine : "raw",
+                 engine ? engine : "auto");
+        if (expect)
+            snprintf(want, sizeof(want), "%s", expect);
+        cr_expect(strstr(r->res.out, want), "the summary says '%s': %s", want, r->res.out);
+    }
     char *text = file_read_all(r->json_path, NULL);
     if (text) {
         r->json = cJSON_Parse(text);
         free(text);
     }
+}
+
+static void run_with(struct run *r, const char *engine, int sigint_ms, const char *const *args)
+{
+    run_full(r, engine, NULL, sigint_ms, args);
+}
+
+static void run(struct run *r, int sigint_ms, const char *const *args)
+{
+    run_full(r, NULL, NULL, sigint_ms, args);
 }
 
 static void done(struct run *r)
@@ -96,13 +121,13 @@ static void expect_ok(const struct run *r)
     cr_assert_not_null(r->json, "no JSON summary; stderr: %s", r->res.err);
 }
 
-Test(run, max_requests_sends_exactly_that_many)
+static void max_requests_sends_exactly_that_many(const char *engine)
 {
     struct test_server srv;
     struct test_server_opts o = {0};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "5", "--threads", "2", "--max-requests", "777", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "-u", "5", "--threads", "2", "--max-requests", "777", NULL});
     expect_ok(&r);
     const cJSON *agg = agg_of(&r);
     cr_expect_eq(num(agg, "requests"), 777);
@@ -111,6 +136,16 @@ Test(run, max_requests_sends_exactly_that_many)
     cr_expect(strstr(r.res.out, "Aggregated"), "summary table on stdout");
     done(&r);
     test_server_stop(&srv);
+}
+
+Test(run, curl_max_requests_sends_exactly_that_many)
+{
+    max_requests_sends_exactly_that_many("curl");
+}
+
+Test(run, raw_max_requests_sends_exactly_that_many)
+{
+    max_requests_sends_exactly_that_many("raw");
 }
 
 Test(run, run_time_bounds_the_run)
@@ -132,13 +167,13 @@ Test(run, run_time_bounds_the_run)
     test_server_stop(&srv);
 }
 
-Test(run, percentiles_match_a_known_server_delay)
+static void percentiles_match_a_known_server_delay(const char *engine)
 {
     struct test_server srv;
     struct test_server_opts o = {.delay_ms = 20};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "8", "--max-requests", "400", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "-u", "8", "--max-requests", "400", NULL});
     expect_ok(&r);
     const cJSON *agg = agg_of(&r);
     double p50 = num(agg, "percentiles_ms/50"), p90 = num(agg, "percentiles_ms/90"),
@@ -150,6 +185,16 @@ Test(run, percentiles_match_a_known_server_delay)
     test_server_stop(&srv);
 }
 
+Test(run, curl_percentiles_match_a_known_server_delay)
+{
+    percentiles_match_a_known_server_delay("curl");
+}
+
+Test(run, raw_percentiles_match_a_known_server_delay)
+{
+    percentiles_match_a_known_server_delay("raw");
+}
+
 static const cJSON *only_failure(const struct run *r)
 {
     const cJSON *fails = at(r->json, "stats/failures");
@@ -157,12 +202,12 @@ static const cJSON *only_failure(const struct run *r)
     return cJSON_GetArrayItem(fails, 0);
 }
 
-Test(run, failures_are_classified_end_to_end)
+static void failures_are_classified_end_to_end(const char *engine)
 {
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", test_server_free_port());
     struct run r;
-    run(&r, 0, (const char *[]){"-H", url, "--no-check", "--max-requests", "5", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", url, "--no-check", "--max-requests", "5", NULL});
     expect_ok(&r);
     const cJSON *f = only_failure(&r);
     cr_expect_str_eq(str(f, "kind"), "connection_refused");
@@ -173,7 +218,7 @@ Test(run, failures_are_classified_end_to_end)
     struct test_server srv;
     struct test_server_opts e500 = {.status = 500};
     cr_assert_eq(test_server_start(&srv, &e500), 0);
-    run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "20", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "--max-requests", "20", NULL});
     expect_ok(&r);
     f = only_failure(&r);
     cr_expect_str_eq(str(f, "kind"), "http_status");
@@ -185,7 +230,7 @@ Test(run, failures_are_classified_end_to_end)
 
     struct test_server_opts hang = {.hang = true};
     cr_assert_eq(test_server_start(&srv, &hang), 0);
-    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "2", "--max-requests", "2", "--timeout", "500ms", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "-u", "2", "--max-requests", "2", "--timeout", "500ms", NULL});
     expect_ok(&r);
     f = only_failure(&r);
     cr_expect_str_eq(str(f, "kind"), "timeout");
@@ -195,12 +240,22 @@ Test(run, failures_are_classified_end_to_end)
 
     struct test_server_opts reset = {.reset = true};
     cr_assert_eq(test_server_start(&srv, &reset), 0);
-    run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "4", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "--max-requests", "4", NULL});
     expect_ok(&r);
     f = only_failure(&r);
     cr_expect_str_eq(str(f, "kind"), "reset");
     done(&r);
     test_server_stop(&srv);
+}
+
+Test(run, curl_failures_are_classified_end_to_end)
+{
+    failures_are_classified_end_to_end("curl");
+}
+
+Test(run, raw_failures_are_classified_end_to_end)
+{
+    failures_are_classified_end_to_end("raw");
 }
 
 /* The value of column `col` (0-based) in a CSV line without quoted fields. */
@@ -215,13 +270,13 @@ static double csv_col(const char *line, int col)
     return strtod(p, NULL);
 }
 
-Test(run, csv_files_have_locust_headers_and_agree_with_json)
+static void csv_files_have_locust_headers_and_agree_with_json(const char *engine)
 {
     struct test_server srv;
     struct test_server_opts o = {.delay_ms = 2, .status = 200};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "4", "-t", "2500ms", "-e", "GET /a",
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "-u", "4", "-t", "2500ms", "-e", "GET /a",
                                  "-e", "GET /b name=bee weight=2", NULL});
     expect_ok(&r);
     char path[600], line[4096];
@@ -270,6 +325,16 @@ Test(run, csv_files_have_locust_headers_and_agree_with_json)
     test_server_stop(&srv);
 }
 
+Test(run, curl_csv_files_have_locust_headers_and_agree_with_json)
+{
+    csv_files_have_locust_headers_and_agree_with_json("curl");
+}
+
+Test(run, raw_csv_files_have_locust_headers_and_agree_with_json)
+{
+    csv_files_have_locust_headers_and_agree_with_json("raw");
+}
+
 Test(run, thresholds_set_the_exit_code)
 {
     struct test_server srv;
@@ -300,13 +365,13 @@ Test(run, thresholds_set_the_exit_code)
     test_server_stop(&srv);
 }
 
-Test(run, ctrl_c_still_writes_every_output)
+static void ctrl_c_still_writes_every_output(const char *engine)
 {
     struct test_server srv;
     struct test_server_opts o = {.delay_ms = 5};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     struct run r;
-    run(&r, 1500, (const char *[]){"-H", srv.url, "-u", "4", "-t", "60s", NULL});
+    run_with(&r, engine, 1500, (const char *[]){"-H", srv.url, "-u", "4", "-t", "60s", NULL});
     expect_ok(&r);
     cr_expect(r.res.seconds < 10, "stopped after %.1f s", r.res.seconds);
     cr_expect_str_eq(str(r.json, "run/stop_reason"), "interrupted");
@@ -329,14 +394,24 @@ Test(run, ctrl_c_still_writes_every_output)
     test_server_stop(&srv);
 }
 
-Test(run, open_loop_corrects_for_a_stall)
+Test(run, curl_ctrl_c_still_writes_every_output)
+{
+    ctrl_c_still_writes_every_output("curl");
+}
+
+Test(run, raw_ctrl_c_still_writes_every_output)
+{
+    ctrl_c_still_writes_every_output("raw");
+}
+
+static void open_loop_corrects_for_a_stall(const char *engine)
 {
     struct test_server srv;
     /* 400 req/s for 5 s; the 400th request (~1 s in) stalls the server for 1 s */
     struct test_server_opts o = {.stall_after = 400, .stall_ms = 1000};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", srv.url, "--rate", "400", "-c", "10", "-t", "5s", NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "--rate", "400", "-c", "10", "-t", "5s", NULL});
     expect_ok(&r);
     cr_expect_str_eq(str(r.json, "stats/latency_basis"), "intended");
     const cJSON *agg = agg_of(&r);
@@ -354,7 +429,17 @@ Test(run, open_loop_corrects_for_a_stall)
     test_server_stop(&srv);
 }
 
-Test(run, hosts_and_endpoints_share_load_by_weight)
+Test(run, curl_open_loop_corrects_for_a_stall)
+{
+    open_loop_corrects_for_a_stall("curl");
+}
+
+Test(run, raw_open_loop_corrects_for_a_stall)
+{
+    open_loop_corrects_for_a_stall("raw");
+}
+
+static void hosts_and_endpoints_share_load_by_weight(const char *engine)
 {
     struct test_server a, b;
     struct test_server_opts o = {0};
@@ -364,7 +449,7 @@ Test(run, hosts_and_endpoints_share_load_by_weight)
     snprintf(ha, sizeof(ha), "%s", a.url);
     snprintf(hb, sizeof(hb), "%s=3", b.url);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", ha, "-H", hb, "-u", "3", "--max-requests", "800",
+    run_with(&r, engine, 0, (const char *[]){"-H", ha, "-H", hb, "-u", "3", "--max-requests", "800",
                                  "-e", "GET /x weight=1", "-e", "GET /y weight=3", NULL});
     expect_ok(&r);
     const cJSON *hosts = at(r.json, "stats/hosts");
@@ -378,7 +463,17 @@ Test(run, hosts_and_endpoints_share_load_by_weight)
     test_server_stop(&b);
 }
 
-Test(run, multipart_upload_arrives_intact)
+Test(run, curl_hosts_and_endpoints_share_load_by_weight)
+{
+    hosts_and_endpoints_share_load_by_weight("curl");
+}
+
+Test(run, raw_hosts_and_endpoints_share_load_by_weight)
+{
+    hosts_and_endpoints_share_load_by_weight("raw");
+}
+
+static void multipart_upload_arrives_intact(const char *engine)
 {
     char dir[256], img[512], other[512];
     tmpdir_make("upload", dir, sizeof(dir));
@@ -397,7 +492,7 @@ Test(run, multipart_upload_arrives_intact)
     char spec[1024];
     snprintf(spec, sizeof(spec), "POST /predict upload=image=@%s;type=image/jpeg", img);
     struct run r;
-    run(&r, 0, (const char *[]){"-H", srv.url, "-u", "2", "--max-requests", "20", "-e", spec, NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "-u", "2", "--max-requests", "20", "-e", spec, NULL});
     expect_ok(&r);
     const cJSON *agg = agg_of(&r);
     cr_expect_eq(num(agg, "requests"), 20);
@@ -405,12 +500,22 @@ Test(run, multipart_upload_arrives_intact)
     done(&r);
     /* the check can fail: another file is rejected by the server */
     snprintf(spec, sizeof(spec), "POST /predict upload=image=@%s", other);
-    run(&r, 0, (const char *[]){"-H", srv.url, "--max-requests", "3", "-e", spec, NULL});
+    run_with(&r, engine, 0, (const char *[]){"-H", srv.url, "--max-requests", "3", "-e", spec, NULL});
     expect_ok(&r);
     cr_expect_eq(num(agg_of(&r), "failures"), 3);
     done(&r);
     test_server_stop(&srv);
     tmpdir_remove(dir);
+}
+
+Test(run, curl_multipart_upload_arrives_intact)
+{
+    multipart_upload_arrives_intact("curl");
+}
+
+Test(run, raw_multipart_upload_arrives_intact)
+{
+    multipart_upload_arrives_intact("raw");
 }
 
 static void expect_usage_error(const char *const *args, const char *want)
@@ -438,6 +543,10 @@ Test(run, bad_input_gets_one_line_and_exit_2)
     expect_usage_error((const char *[]){"-f", "/nonexistent/s.yaml", NULL}, "cannot read scenario");
     expect_usage_error((const char *[]){"-H", url, "-u", NULL}, "needs a value");
     expect_usage_error((const char *[]){"-H", url, "--threshold", "p95<<1", NULL}, "threshold");
+    expect_usage_error((const char *[]){"-H", url, "--engine", "turbo", NULL},
+                       "engine: expected auto, curl or raw, got 'turbo'");
+    expect_usage_error((const char *[]){"-H", "https://127.0.0.1:1", "--engine", "raw", NULL},
+                       "engine raw speaks plain http:// only");
 }
 
 Test(run, scenario_file_errors_name_the_line_and_flags_override_the_file)
@@ -457,10 +566,12 @@ Test(run, scenario_file_errors_name_the_line_and_flags_override_the_file)
     struct test_server_opts o = {0};
     cr_assert_eq(test_server_start(&srv, &o), 0);
     f = fopen(path, "w");
-    fprintf(f, "host: http://127.0.0.1:1\nusers: 2\nmax_requests: 1000\nendpoints: ['GET /file']\n");
+    fprintf(f, "host: http://127.0.0.1:1\nusers: 2\nmax_requests: 1000\nendpoints: ['GET /file']\n"
+               "engine: curl\n");
     fclose(f);
     struct run r;
-    run(&r, 0, (const char *[]){"-f", path, "-H", srv.url, "--max-requests", "12", NULL});
+    run_full(&r, NULL, "Engine: curl (--engine curl)", 0,
+             (const char *[]){"-f", path, "-H", srv.url, "--max-requests", "12", NULL});
     expect_ok(&r);
     cr_expect_eq(num(agg_of(&r), "requests"), 12);
     const cJSON *ep = cJSON_GetArrayItem(at(r.json, "stats/endpoints"), 0);

@@ -55,6 +55,9 @@ static const char usage_text[] =
     "                            default 'GET /'\n"
     "  -f, --scenario FILE       YAML or JSON scenario (flags given here override it)\n"
     "      --timeout D           per-request timeout (default 30s)\n"
+    "      --engine E            how requests go out: raw (built-in HTTP/1.1 client, http:// only,\n"
+    "                            fastest), curl (libcurl: http and https), auto (default: raw when\n"
+    "                            every host is http://, else curl); the summary names the one used\n"
     "\n"
     "Closed model (Locust users)\n"
     "  -u, --users N             concurrent users (default 1)\n"
@@ -105,7 +108,7 @@ static const char usage_text[] =
 enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, OPT_THREADS,
        OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
        OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY, OPT_OUT, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT,
-       OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ };
+       OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ, OPT_ENGINE };
 
 static const struct option long_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -138,6 +141,7 @@ static const struct option long_options[] = {
     {"replica", required_argument, NULL, OPT_REPLICA},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"profile-hz", required_argument, NULL, OPT_PROFILE_HZ},
+    {"engine", required_argument, NULL, OPT_ENGINE},
     {NULL, 0, NULL, 0},
 };
 
@@ -209,6 +213,7 @@ static const char *flag_key(int opt)
     case OPT_STAGE: return "stage";
     case OPT_RATE: return "rate";
     case OPT_NO_CHECK: return "check";
+    case OPT_ENGINE: return "engine";
     default: return NULL;
     }
 }
@@ -515,6 +520,8 @@ static int run_load(struct scenario *sc, const struct run_args *args)
         .selfcheck = &check,
     };
     console_print_summary(stdout, &res);
+    printf("Engine: %s (--engine %s)\n", engine_pool_transport_name(pool),
+           scenario_engine_name(sc->engine));
     bool stored_passed;
     if (run_session_finish(session, &res, stdout, &stored_passed, &err) < 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);

@@ -1,10 +1,14 @@
-/* The load engine: libcurl's multi interface driven by epoll and curl_multi_socket_action.
+/* The load engine: one thread's share of the load, on one epoll loop.
  *
- * One engine runs on one thread with its own multi handle, its own easy handles (one per user in
- * the closed model, one per connection in the open model, reused for every request, so HTTP/1.1
- * keep-alive connections are reused too) and its own share of the schedule (users g with
- * g % threads == thread, or requests k with k % threads == thread). Nothing is allocated per
- * request by the engine; hosts were resolved once (CURLOPT_RESOLVE).
+ * An engine owns the scheduling: slots (one per user in the closed model, one per connection
+ * in the open model), its share of the schedule (users g with g % threads == thread, or
+ * requests k with k % threads == thread), think times, stages, the open-loop send times with
+ * late-send counting, the --max-requests quota, stop and abort, and the counters. It hands each
+ * request to a transport (load/transport.h) that owns the connections: libcurl's multi
+ * interface ("curl", http and https) or a hand-written HTTP/1.1 client ("raw", http:// only,
+ * the fast one); the scenario's `engine` key picks one (auto: raw when every host is http://).
+ * Either way keep-alive connections are reused, hosts were resolved once (target_resolve), and
+ * nothing is allocated per request.
  *
  * Every request carries "X-Request-Id: <16 lowercase hex digits>", the record's request_id:
  * thread index in the top byte, the engine's own counter below, so ids are unique in the run
@@ -13,7 +17,7 @@
  * (stats_shard_add, a queue push). Requests aborted by a stop are not records: they are counted
  * in engine_counters.aborted, because they say nothing about the server.
  *
- * engine_pool runs N engines on N threads with a common start time. */
+ * engine_pool runs N engines on N threads (named ls-engine-N) with a common start time. */
 #ifndef LOADSCOPE_LOAD_ENGINE_H
 #define LOADSCOPE_LOAD_ENGINE_H
 
@@ -31,6 +35,8 @@
 
 typedef void (*engine_record_fn)(void *ctx, const struct client_record *r);
 
+struct transport_ops;
+
 struct engine_config {
     const struct scenario *scenario; /* finished and resolved; read-only, shared */
     const struct schedule *schedule; /* read-only, shared */
@@ -40,6 +46,7 @@ struct engine_config {
     uint64_t max_requests; /* this engine's share of --max-requests; 0: no limit */
     engine_record_fn on_record;
     void *ctx;
+    const struct transport_ops *transport; /* NULL: transport_for(scenario) */
 };
 
 /* Counters the engine thread updates and any thread may read (relaxed). */
@@ -68,6 +75,8 @@ void engine_abort(struct engine *e);
 void engine_counters(const struct engine *e, struct engine_counters *out);
 /* CPU time of the engine thread, taken when engine_run returned. */
 uint64_t engine_final_cpu_ns(const struct engine *e);
+/* "curl" or "raw". */
+const char *engine_transport_name(const struct engine *e);
 void engine_destroy(struct engine *e);
 
 /* N engines on N threads. ctxs[i] is thread i's on_record context. */
@@ -76,6 +85,8 @@ struct engine_pool *engine_pool_start(const struct scenario *sc, const struct sc
                                       uint64_t start_ns, engine_record_fn on_record, void **ctxs,
                                       struct error *err);
 unsigned engine_pool_threads(const struct engine_pool *p);
+/* The transport every engine of the pool uses: "curl" or "raw". */
+const char *engine_pool_transport_name(const struct engine_pool *p);
 void engine_pool_stop(struct engine_pool *p);
 void engine_pool_abort(struct engine_pool *p);
 /* True once every engine has returned. */

@@ -87,6 +87,11 @@ unsigned engine_pool_threads(const struct engine_pool *p)
     return p->count;
 }
 
+const char *engine_pool_transport_name(const struct engine_pool *p)
+{
+    return engine_transport_name(p->threads[0].engine);
+}
+
 void engine_pool_stop(struct engine_pool *p)
 {
     for (unsigned i = 0; i < p->count; i++)

@@ -532,6 +532,17 @@ int scenario_set(struct scenario *sc, const char *raw_key, const char *v, struct
         sc->threads = (unsigned)u;
         return 0;
     }
+    if (!strcmp(key, "engine")) {
+        if (!strcmp(v, "auto"))
+            sc->engine = SCENARIO_ENGINE_AUTO;
+        else if (!strcmp(v, "curl"))
+            sc->engine = SCENARIO_ENGINE_CURL;
+        else if (!strcmp(v, "raw"))
+            sc->engine = SCENARIO_ENGINE_RAW;
+        else
+            return error_set(err, "engine: expected auto, curl or raw, got '%s'", v);
+        return 0;
+    }
     if (!strcmp(key, "max-requests"))
         return parse_uint(v, "max requests", UINT64_MAX, &sc->max_requests, err);
     if (!strcmp(key, "timeout")) {
@@ -722,6 +733,9 @@ int scenario_finish(struct scenario *sc, struct error *err)
         if (!sc->open_loop && peak < 1)
             return error_set(err, "stages: zero users (a target below 1)");
     }
+    if (sc->engine == SCENARIO_ENGINE_RAW && !scenario_plain_http(sc))
+        return error_set(err, "engine raw speaks plain http:// only: use --engine curl (or auto) "
+                              "for https hosts");
     unsigned total_weight = 0;
     for (size_t i = 0; i < sc->endpoint_count; i++)
         total_weight += sc->endpoints[i].weight;
@@ -741,6 +755,19 @@ int scenario_finish(struct scenario *sc, struct error *err)
     if (sc->max_requests > 0 && sc->threads > sc->max_requests)
         sc->threads = (unsigned)sc->max_requests;
     return 0;
+}
+
+bool scenario_plain_http(const struct scenario *sc)
+{
+    for (size_t i = 0; i < sc->host_count; i++)
+        if (strcmp(sc->hosts[i].scheme, "http") != 0)
+            return false;
+    return true;
+}
+
+const char *scenario_engine_name(enum scenario_engine e)
+{
+    return e == SCENARIO_ENGINE_CURL ? "curl" : e == SCENARIO_ENGINE_RAW ? "raw" : "auto";
 }
 
 uint64_t scenario_endpoint_timeout(const struct scenario *sc, size_t endpoint)

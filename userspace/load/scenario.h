@@ -67,6 +67,10 @@ struct scenario_stage {
 
 enum wait_kind { WAIT_NONE = 0, WAIT_CONSTANT, WAIT_BETWEEN };
 
+/* Which transport the engine uses (load/transport.h): auto picks raw when every host is
+ * plain http://, curl otherwise. */
+enum scenario_engine { SCENARIO_ENGINE_AUTO = 0, SCENARIO_ENGINE_CURL, SCENARIO_ENGINE_RAW };
+
 struct scenario_wait {
     enum wait_kind kind;
     uint64_t min_ns, max_ns; /* constant: min_ns == max_ns */
@@ -97,6 +101,7 @@ struct scenario {
     uint64_t timeout_ns;      /* per request, default 30 s */
     uint64_t stop_timeout_ns; /* grace for in-flight requests when the run stops */
     unsigned threads;         /* engines, one per thread */
+    enum scenario_engine engine; /* --engine auto|curl|raw */
     bool check;               /* check the hosts answer before starting (--no-check clears) */
 
     char *csv_prefix; /* --csv */
@@ -143,6 +148,12 @@ int scenario_load_file(struct scenario *sc, const char *path, struct error *err)
  * and closed options mixed) and builds request bodies (reads @files, assembles multipart).
  * After it the scenario is read-only. */
 int scenario_finish(struct scenario *sc, struct error *err);
+
+/* True when every host is plain http:// (the raw transport can run it). */
+bool scenario_plain_http(const struct scenario *sc);
+
+/* "auto", "curl" or "raw". */
+const char *scenario_engine_name(enum scenario_engine e);
 
 /* The endpoint's effective timeout. */
 uint64_t scenario_endpoint_timeout(const struct scenario *sc, size_t endpoint);

@@ -340,10 +340,10 @@ static int top_level(struct loader *l, yaml_node_t *root)
     static const char *const known[] = {
         "host", "hosts", "endpoint", "endpoints", "stage", "stages", "threshold", "thresholds",
         "users", "spawn_rate", "wait", "run_time", "rate", "connections", "threads",
-        "max_requests", "timeout", "stop_timeout", "check", "csv", "json", NULL};
+        "max_requests", "timeout", "stop_timeout", "check", "csv", "json", "engine", NULL};
     static const char *const scalars[] = {"users", "spawn_rate", "wait", "run_time", "rate",
                                           "connections", "threads", "max_requests", "timeout",
-                                          "stop_timeout", "check", "csv", "json", NULL};
+                                          "stop_timeout", "check", "csv", "json", "engine", NULL};
     if (!root || root->type != YAML_MAPPING_NODE)
         return fail_at(l, root, "expected a mapping of options (host:, users:, endpoints: ...)%s%s",
                        "", "");
