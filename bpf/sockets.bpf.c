@@ -190,6 +190,19 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    if (!c && ret > 0) {
+        /* A client connection established before tracing started (kept alive by Locust
+         * users, say): adopt it at its first read. Its earlier requests are unknown, so it is
+         * not a new connection (seq starts past 1). Downstream sockets never match: their
+         * local port is an ephemeral one, not a replica's listening port. */
+        __u32 r = port_replica(BPF_CORE_READ(sk, __sk_common.skc_num));
+        if (r != REPLICA_NONE &&
+            BPF_CORE_READ(sk, __sk_common.skc_state) == LS_TCP_ESTABLISHED) {
+            c = conn_create(sk, r, 0);
+            if (c)
+                c->seq = 1;
+        }
+    }
     if (!c) {
         struct sock_acc *a = sock_acc_task(t->replica);
         if (a && ret > 0)

@@ -204,11 +204,16 @@ void outputs_print_verdict(FILE *out, const struct stored_run *run)
     for (int r = 0; r < v->recommendation_count; r++)
         fprintf(out, "  -> %s\n", v->recommendations[r]);
     if (a->params.traced) {
-        fprintf(out, "  Server side: %llu spans, %.1f%% of answered requests matched "
-                     "(%llu by X-Request-Id, %llu by 4-tuple)",
-                (unsigned long long)a->join.spans, 100 * join_matched_fraction(&a->join),
-                (unsigned long long)a->join.by_request_id,
-                (unsigned long long)a->join.by_four_tuple);
+        if (a->breakdown.server_only)
+            fprintf(out, "  Server side: %llu spans (no client requests to join: the server's "
+                         "own view)",
+                    (unsigned long long)a->join.spans);
+        else
+            fprintf(out, "  Server side: %llu spans, %.1f%% of answered requests matched "
+                         "(%llu by X-Request-Id, %llu by 4-tuple)",
+                    (unsigned long long)a->join.spans, 100 * join_matched_fraction(&a->join),
+                    (unsigned long long)a->join.by_request_id,
+                    (unsigned long long)a->join.by_four_tuple);
         uint64_t lost = a->timeline.lost_spans + a->timeline.lost_heads + a->timeline.lost_other;
         if (lost)
             fprintf(out, "; %llu tracer events lost (ring buffer or maps full)",

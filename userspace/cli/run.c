@@ -447,6 +447,8 @@ static int run_load(struct scenario *sc, const struct run_args *args)
         fprintf(stderr, "loadscope: %s\n", err.msg);
         return EXIT_RUNTIME;
     }
+    if (run_session_trace_reason(session)[0])
+        fprintf(stderr, "loadscope: server tracing off: %s\n", run_session_trace_reason(session));
     /* Engines start together a moment from now, so none gets a head start. */
     uint64_t now = clock_now_ns();
     uint64_t start_ns = now + 20 * NS_PER_MS;

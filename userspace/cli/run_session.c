@@ -88,6 +88,13 @@ static void wait_text(const struct scenario_wait *w, char *buf, size_t len)
 static void settings_fragment(struct json_writer *w, const void *ctx)
 {
     const struct scenario *sc = ctx;
+    if (!sc) {
+        json_object_begin(w);
+        json_kv_string(w, "model", "none");
+        json_kv_string(w, "note", "server side traced without generating load");
+        json_object_end(w);
+        return;
+    }
     char wait[96];
     wait_text(&sc->wait, wait, sizeof(wait));
     json_object_begin(w);
@@ -139,10 +146,10 @@ static void environment_fragment(struct json_writer *w, const void *ctx)
 static int describe_run(struct run_session *s, const struct scenario *sc, struct error *err)
 {
     struct store *st = s->store;
-    for (size_t i = 0; i < sc->host_count; i++)
+    for (size_t i = 0; sc && i < sc->host_count; i++)
         if (client_table_add_host(st, (unsigned)i, sc->hosts[i].url, sc->hosts[i].weight, err))
             return -1;
-    for (size_t i = 0; i < sc->endpoint_count; i++) {
+    for (size_t i = 0; sc && i < sc->endpoint_count; i++) {
         const struct scenario_endpoint *e = &sc->endpoints[i];
         if (client_table_add_endpoint(st, (unsigned)i, e->method, e->name, e->path, e->weight,
                                       err))
@@ -153,7 +160,7 @@ static int describe_run(struct run_session *s, const struct scenario *sc, struct
         store_set_info(st, "command", s->opts.command ? s->opts.command : "loadscope run", err))
         return -1;
     char thresholds[8192] = "";
-    for (size_t i = 0; i < sc->threshold_count; i++) {
+    for (size_t i = 0; sc && i < sc->threshold_count; i++) {
         size_t len = strlen(thresholds);
         snprintf(thresholds + len, sizeof(thresholds) - len, "%s\n", sc->thresholds[i]);
     }
@@ -223,12 +230,16 @@ static void on_span(void *ctx, const struct server_span *span)
 {
     struct run_session *s = ctx;
     store_push(s->store, s->server.spans, 0, span);
+    if (s->opts.observer && s->opts.observer->on_span)
+        s->opts.observer->on_span(s->opts.observer->ctx, span);
 }
 
 static void on_window(void *ctx, const struct replica_window *w)
 {
     struct run_session *s = ctx;
     store_push(s->store, s->server.windows, 0, w);
+    if (s->opts.observer && s->opts.observer->on_window)
+        s->opts.observer->on_window(s->opts.observer->ctx, w);
 }
 
 /* CPUs the replica's processes may run on (the union of their affinity masks). */
@@ -270,7 +281,10 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
         snprintf(s->trace_reason, sizeof(s->trace_reason), "turned off with --no-trace");
         return;
     }
-    trace_config_defaults(&s->trace_cfg);
+    if (s->opts.trace_base)
+        s->trace_cfg = *s->opts.trace_base;
+    else
+        trace_config_defaults(&s->trace_cfg);
     if (s->opts.window_ns)
         s->trace_cfg.window_ns = s->opts.window_ns;
     if (s->opts.profile_hz >= 0)
@@ -279,7 +293,7 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
         memcpy(s->trace_cfg.replicas, s->opts.replicas,
                s->opts.replica_count * sizeof(s->opts.replicas[0]));
         s->trace_cfg.replica_count = s->opts.replica_count;
-    } else if (default_replicas(sc, &s->trace_cfg) == 0) {
+    } else if (!sc || default_replicas(sc, &s->trace_cfg) == 0) {
         snprintf(s->trace_reason, sizeof(s->trace_reason),
                  "no target is on this host (the tracer sees local processes only; name them "
                  "with --replica)");
@@ -323,13 +337,11 @@ int run_session_open(struct run_session **out, const struct scenario *sc,
         default_dir(dir, sizeof(dir));
     if (store_create(dir, &s->store, err) != 0)
         goto fail;
-    s->client_stream = client_table_add_stream(s->store, sc->threads, err);
+    s->client_stream = client_table_add_stream(s->store, sc ? sc->threads : 1, err);
     if (s->client_stream < 0 || server_tables_add_streams(s->store, &s->server, err) != 0 ||
         describe_run(s, sc, err) != 0)
         goto fail;
     start_tracing(s, sc);
-    if (s->trace_reason[0])
-        fprintf(stderr, "loadscope: server tracing off: %s\n", s->trace_reason);
     if (store_writer_start(s->store, err) != 0)
         goto fail;
     *out = s;
@@ -449,7 +461,7 @@ void run_session_tick(struct run_session *s, const struct engine_pool *pool, uin
         return;
     int64_t second = (int64_t)((now_ns - s->start_ns) / NS_PER_SEC);
     uint64_t wall = s->last_tick_ns && now_ns > s->last_tick_ns ? now_ns - s->last_tick_ns : 0;
-    unsigned threads = engine_pool_threads(pool);
+    unsigned threads = pool ? engine_pool_threads(pool) : 0;
     for (unsigned i = 0; i < threads && i < SCENARIO_MAX_THREADS; i++) {
         uint64_t busy = thread_busy_ns(engine_pool_thread_tid(pool, i));
         if (wall && busy >= s->thread_busy_ns[i]) {
@@ -463,10 +475,12 @@ void run_session_tick(struct run_session *s, const struct engine_pool *pool, uin
     if (second == s->current_second)
         return;
     if (s->current_second >= 0) {
-        struct engine_counters c;
-        engine_pool_counters(pool, &c);
-        uint64_t sends = s->sc->open_loop ? c.started - s->last_sends : 0;
-        uint64_t late = s->sc->open_loop ? c.late - s->last_late : 0;
+        struct engine_counters c = {0};
+        if (pool)
+            engine_pool_counters(pool, &c);
+        bool open_loop = s->sc && s->sc->open_loop;
+        uint64_t sends = open_loop ? c.started - s->last_sends : 0;
+        uint64_t late = open_loop ? c.late - s->last_late : 0;
         push_second(s, s->current_second, s->busy_max, sends, late, host_cpu_since(s, now_ns),
                     self_cpu_since(s, now_ns));
         s->last_sends = c.started;
@@ -554,12 +568,13 @@ static int save_run_facts(struct run_session *s, const struct run_result *live, 
     struct analysis_params p = {
         .start_ns = s->start_ns,
         .duration_ns = live->duration_ns,
-        .open_loop = s->sc->open_loop,
+        .open_loop = s->sc && s->sc->open_loop,
         .traced = s->trace_reason[0] == '\0',
-        .generator_threads = s->sc->threads,
+        .generator_threads = s->sc ? s->sc->threads : 0,
         .host_cores = (double)sysconf(_SC_NPROCESSORS_ONLN),
     };
-    for (size_t i = 0; i < s->sc->host_count && p.target_port_count < ANALYSIS_MAX_PORTS; i++)
+    for (size_t i = 0; s->sc && i < s->sc->host_count && p.target_port_count < ANALYSIS_MAX_PORTS;
+         i++)
         p.target_ports[p.target_port_count++] = (uint16_t)s->sc->hosts[i].port;
     bool interrupted = live->stop_reason && !strcmp(live->stop_reason, "interrupted");
     if (analysis_write_params(s->store, &p, err) ||
@@ -601,6 +616,16 @@ int run_session_finish(struct run_session *s, const struct run_result *live, FIL
     *thresholds_passed = run.thresholds_passed;
     stored_run_free(&run);
     return rc;
+}
+
+const struct trace_totals *run_session_totals(const struct run_session *s)
+{
+    return &s->totals;
+}
+
+struct trace_session *run_session_tracer(const struct run_session *s)
+{
+    return s->trace;
 }
 
 const char *run_session_trace_reason(const struct run_session *s)

@@ -26,6 +26,9 @@ struct run_session_options {
     const char *out_dir;   /* NULL: loadscope-runs/<date>-<time> */
     const char *command;   /* the command line, for reports */
     bool no_trace;
+    const struct trace_config *trace_base; /* tracer limits (NULL: defaults); the fields below
+                                              override its replicas, window and profile rate */
+    const struct trace_sinks *observer;    /* also sees every span and window (NULL: none) */
     struct replica_spec replicas[TRACE_MAX_REPLICAS]; /* --replica; none: one per target port */
     unsigned replica_count;
     uint64_t window_ns;    /* 0: the tracer's default (1 s) */
@@ -40,6 +43,8 @@ struct run_session;
  * before the run's clock starts. */
 int run_session_open(struct run_session **out, const struct scenario *sc,
                      const struct run_session_options *o, struct error *err);
+/* sc may be NULL: the server side alone is traced (loadscope trace); pool may then be NULL in
+ * run_session_tick. */
 /* The run starts at start_ns (engines start then). */
 int run_session_begin(struct run_session *s, uint64_t start_ns, double start_wall,
                       struct error *err);
@@ -51,6 +56,11 @@ void run_session_tick(struct run_session *s, const struct engine_pool *pool, uin
 int run_session_finish(struct run_session *s, const struct run_result *live, FILE *out,
                        bool *thresholds_passed, struct error *err);
 void run_session_free(struct run_session *s);
+
+/* The tracer's totals (valid after run_session_finish). */
+const struct trace_totals *run_session_totals(const struct run_session *s);
+/* The tracer session while tracing (NULL when not tracing). */
+struct trace_session *run_session_tracer(const struct run_session *s);
 
 /* Why the server side was not traced ("" when it was). */
 const char *run_session_trace_reason(const struct run_session *s);

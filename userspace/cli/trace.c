@@ -1,9 +1,12 @@
 /* loadscope trace: trace server replicas without generating load (for users who keep Locust
- * or real traffic), and write the same server-side outputs as `run`: per-window aggregates
- * (JSON), one row per request (CSV) and folded stacks per replica (flame graphs).
+ * or real traffic), and write the same outputs as `run`: a run directory with its store, the
+ * report document, HTML and Markdown reports, the Perfetto trace, flame graphs and the verdict
+ * (from the server side alone), plus per-window aggregates as JSON, one CSV row per request and
+ * folded stacks if asked.
  *
- * Reads top-down: options -> probe (one-line reason when tracing cannot run) -> start ->
- * print a line per replica per window until the duration or Ctrl-C -> stop -> outputs. */
+ * Reads top-down: options -> run session (store; tracer, with a one-line reason when it cannot
+ * run) -> print a line per replica per window until the duration or Ctrl-C -> finish (verdict,
+ * outputs) -> the extra outputs. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,10 +19,12 @@
 #include <arpa/inet.h>
 
 #include "cli/commands.h"
+#include "cli/run_session.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/error.h"
 #include "common/json_writer.h"
+#include "load/stats.h"
 #include "trace/trace.h"
 
 /* Set by the signal handler only (the one global the rules allow). */
@@ -46,7 +51,13 @@ static const char usage_text[] =
     "  -t, --time D           how long to trace (30s, 5m; default: until Ctrl-C)\n"
     "      --window D         aggregation window (default 1s)\n"
     "      --profile-hz N     stack samples per second per CPU (default 49, 0 = off)\n"
-    "      --json FILE        windows and totals as JSON\n"
+    "      --out DIR          the run directory (default loadscope-runs/<date>-<time>): run.db,\n"
+    "                         report.json/.html/.md, trace.json, profiles/\n"
+    "      --json FILE        the report document (as 'loadscope run --json')\n"
+    "      --html FILE        the HTML report\n"
+    "      --markdown FILE    the Markdown report\n"
+    "      --trace-out FILE   the Perfetto / chrome://tracing timeline\n"
+    "      --windows-json F   every window's aggregates and the totals as JSON\n"
     "      --spans-csv FILE   one row per server-side request\n"
     "      --folded-dir DIR   DIR/NAME.folded per replica (flame graph input)\n"
     "      --no-syscalls      no per-syscall counts/latency nor accept-queue wait: drops\n"
@@ -60,7 +71,9 @@ static const char usage_text[] =
 struct trace_cli {
     struct trace_config cfg;
     uint64_t duration_ns;
-    const char *json_path;
+    struct output_paths paths;
+    const char *out_dir;
+    const char *json_path; /* --windows-json */
     const char *spans_path;
     const char *folded_dir;
     int quiet;
@@ -88,12 +101,17 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
     enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
-           OPT_NO_SYSCALLS };
+           OPT_NO_SYSCALLS, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
     static const struct option opts[] = {
         {"replica", required_argument, NULL, 'R'}, {"time", required_argument, NULL, 't'},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"profile-hz", required_argument, NULL, OPT_HZ},
-        {"json", required_argument, NULL, OPT_JSON},
+        {"windows-json", required_argument, NULL, OPT_JSON},
+        {"json", required_argument, NULL, OPT_DOC},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"html", required_argument, NULL, OPT_HTML},
+        {"markdown", required_argument, NULL, OPT_MARKDOWN},
+        {"trace-out", required_argument, NULL, OPT_TRACE_OUT},
         {"spans-csv", required_argument, NULL, OPT_CSV},
         {"folded-dir", required_argument, NULL, OPT_FOLDED},
         {"max-conns", required_argument, NULL, OPT_CONNS},
@@ -128,6 +146,11 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
             c->cfg.profile_hz = v;
             break;
         case OPT_JSON: c->json_path = optarg; break;
+        case OPT_DOC: c->paths.json = optarg; break;
+        case OPT_OUT: c->out_dir = optarg; break;
+        case OPT_HTML: c->paths.html = optarg; break;
+        case OPT_MARKDOWN: c->paths.markdown = optarg; break;
+        case OPT_TRACE_OUT: c->paths.trace_out = optarg; break;
         case OPT_CSV: c->spans_path = optarg; break;
         case OPT_FOLDED: c->folded_dir = optarg; break;
         case OPT_CONNS:
@@ -403,12 +426,20 @@ static int close_outputs(struct outputs *o, const struct trace_totals *t, struct
     return rc;
 }
 
-static void wait_until(uint64_t end_ns)
+static void wait_until(struct run_session *session, uint64_t end_ns)
 {
     while (!trace_interrupts && (!end_ns || clock_now_ns() < end_ns)) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        run_session_tick(session, NULL, clock_now_ns());
     }
+}
+
+/* What `run` reports about its load, for a traced stretch without load: no requests. */
+static struct stats *empty_stats(uint64_t start_ns)
+{
+    struct stats_labels labels = {0};
+    return stats_create(&labels, start_ns, clock_wall_seconds());
 }
 
 static void print_totals(const struct trace_totals *t)
@@ -440,22 +471,66 @@ int cmd_trace(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct trace_sinks sinks = {&o, on_span, on_window};
-    struct trace_session *s = NULL;
+    struct run_session_options opts = {
+        .out_dir = c.out_dir,
+        .command = "loadscope trace",
+        .trace_base = &c.cfg,
+        .observer = &sinks,
+        .window_ns = c.cfg.window_ns,
+        .profile_hz = (int)c.cfg.profile_hz,
+        .paths = c.paths,
+    };
+    memcpy(opts.replicas, c.cfg.replicas, sizeof(opts.replicas));
+    opts.replica_count = c.cfg.replica_count;
     struct sigaction sa = {.sa_handler = on_trace_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    o.start_ns = clock_now_ns();
-    if (trace_start(&c.cfg, &sinks, &s, &err) < 0) {
-        fprintf(stderr, "loadscope: cannot trace: %s\n", err.msg);
+    /* Say why tracing cannot run before anything is created. */
+    struct trace_caps caps;
+    struct replica_members *members = malloc(sizeof(*members));
+    rc = trace_probe(&caps, &err) < 0 || !members ? -1 : 0;
+    for (unsigned r = 0; rc == 0 && r < c.cfg.replica_count; r++)
+        rc = replica_resolve(&c.cfg.replicas[r], members, &err);
+    free(members);
+    if (rc < 0) {
+        fprintf(stderr, "loadscope: cannot trace: %s\n", err.msg[0] ? err.msg : "out of memory");
         struct trace_totals none = {0};
         close_outputs(&o, &none, &err);
         return EXIT_RUNTIME;
     }
-    wait_until(c.duration_ns ? clock_now_ns() + c.duration_ns : 0);
-    struct trace_totals totals;
-    trace_stop(s, &totals);
-    rc = EXIT_OK;
-    if (c.folded_dir && c.cfg.profile_hz && write_folded(s, &c, &err) < 0)
+    struct run_session *session = NULL;
+    if (run_session_open(&session, NULL, &opts, &err) < 0) {
+        fprintf(stderr, "loadscope: %s\n", err.msg);
+        struct trace_totals none = {0};
+        close_outputs(&o, &none, &err);
+        return EXIT_RUNTIME;
+    }
+    if (run_session_trace_reason(session)[0]) {
+        fprintf(stderr, "loadscope: cannot trace: %s\n", run_session_trace_reason(session));
+        run_session_free(session);
+        struct trace_totals none = {0};
+        close_outputs(&o, &none, &err);
+        return EXIT_RUNTIME;
+    }
+    o.start_ns = clock_now_ns();
+    struct stats *stats = empty_stats(o.start_ns);
+    rc = run_session_begin(session, o.start_ns, clock_wall_seconds(), &err) < 0 || !stats
+             ? EXIT_RUNTIME
+             : EXIT_OK;
+    if (rc == EXIT_OK) {
+        wait_until(session, c.duration_ns ? o.start_ns + c.duration_ns : 0);
+        struct run_result res = {
+            .stats = stats,
+            .duration_ns = clock_now_ns() - o.start_ns,
+            .stop_reason = trace_interrupts ? "interrupted" : "run time",
+        };
+        bool passed;
+        if (run_session_finish(session, &res, stdout, &passed, &err) < 0)
+            rc = EXIT_RUNTIME;
+    }
+    struct trace_totals totals = *run_session_totals(session);
+    struct trace_session *s = run_session_tracer(session);
+    if (rc == EXIT_OK && s && c.folded_dir && c.cfg.profile_hz && write_folded(s, &c, &err) < 0)
         rc = EXIT_RUNTIME;
     struct error err2 = {{0}};
     if (close_outputs(&o, &totals, &err2) < 0) {
@@ -463,7 +538,8 @@ int cmd_trace(int argc, char **argv)
         rc = EXIT_RUNTIME;
     }
     print_totals(&totals);
-    trace_destroy(s);
+    run_session_free(session);
+    stats_destroy(stats);
     if (rc != EXIT_OK)
         fprintf(stderr, "loadscope: %s\n", err.msg);
     return rc;
