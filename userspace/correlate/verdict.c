@@ -156,7 +156,8 @@ static void rule_load_generator(const struct verdict_input *in, const struct sig
     /* on a local target the wire is nearly free: latency spent outside an idle server is the
      * generator's (starved of CPU, or too slow to read answers) */
     double outside = in->traced && in->matched_fraction > 0.5
-                         ? ramp(s->client_share, 0.5, 0.8) * ramp(0.6 - s->worker_util, 0, 0.3)
+                         ? ramp(s->client_share, 0.5, 0.8) * ramp(0.6 - s->worker_util, 0, 0.3) *
+                               ramp(s->client_ms, 0.2, 1.0)
                          : 0;
     f->score = busy > late ? busy : late;
     if (outside > f->score)
@@ -193,7 +194,7 @@ static void rule_cpu_contention(const struct verdict_input *in, const struct sig
         return;
     /* waiting for a core must be a real part of the request, not of a sliver of CPU time */
     f->score = ramp(s->runq_share, 0.2, 0.5) * ramp(s->runq_service_share, 0.1, 0.3) *
-               ramp(s->host_util, 0.6, 0.85);
+               ramp(s->host_util, 0.6, 0.85) * ramp(s->runq_ms, 0.2, 1.0);
     snprintf(f->summary, sizeof(f->summary),
              "CPU contention: requests wait %.1f ms for a core (%.0f%% of their CPU time), "
              "host CPU %.2f of %.0f cores busy",
@@ -247,7 +248,7 @@ static double job_queue_strength(const struct signals *s, const struct verdict_i
     double any = consumer > others ? consumer : others;
     if (spread > any)
         any = spread;
-    return ramp(s->downstream_share, 0.3, 0.7) * any;
+    return ramp(s->downstream_share, 0.3, 0.7) * ramp(s->downstream_ms, 0.5, 2.0) * any;
 }
 
 static void rule_queue(const struct verdict_input *in, const struct signals *s,
@@ -256,7 +257,9 @@ static void rule_queue(const struct verdict_input *in, const struct signals *s,
     if (!in->traced)
         return;
     double job = job_queue_strength(s, in);
-    double socket_queue = ramp(s->wait_share, 0.3, 0.6) * ramp(0.85 - s->worker_util, 0.0, 0.3);
+    /* waits of microseconds are wakeup latency, not a queue */
+    double socket_queue = ramp(s->wait_share, 0.3, 0.6) * ramp(0.85 - s->worker_util, 0.0, 0.3) *
+                          ramp(s->wait_ms, 0.5, 2.0);
     f->score = job > socket_queue ? job : socket_queue;
     if (job >= socket_queue) {
         snprintf(f->summary, sizeof(f->summary),
@@ -302,7 +305,7 @@ static void rule_workers(const struct verdict_input *in, const struct signals *s
     /* CPU must have room both in the replica and on the host */
     double cpu_used = s->cpu_util > s->host_util ? s->cpu_util : s->host_util;
     f->score = ramp(s->worker_util, 0.70, 0.92) * ramp(s->wait_share, 0.05, 0.35) *
-               ramp(1 - cpu_used, 0.10, 0.35);
+               ramp(1 - cpu_used, 0.10, 0.35) * ramp(s->wait_ms, 0.5, 2.0);
     /* blocked on a saturated job queue, more workers would only wait longer */
     f->score *= 1 - 0.8 * job_queue_strength(s, in);
     snprintf(f->summary, sizeof(f->summary),
@@ -524,12 +527,22 @@ void verdict_decide(const struct verdict_input *in, struct verdict *out)
     out->mixed = !out->none && second->score >= FINDING_MIN_SCORE &&
                  second->score >= MIXED_RATIO * first->score;
     if (out->none) {
+        uint32_t users = 0;
+        for (size_t t = 0; in->series.users && t < in->series.seconds; t++)
+            if (in->series.users[t] > users)
+                users = in->series.users[t];
+        char closed[200] = "";
+        if (!in->open_loop && users)
+            snprintf(closed, sizeof(closed),
+                     "; with %u users and no think time to spare, throughput is users / "
+                     "latency: add users (or --rate) to find the limit",
+                     users);
         if (in->traced)
             snprintf(out->summary, sizeof(out->summary),
                      "no bottleneck: %s kept up with the load (CPU %.2f of %.0f cores, workers "
-                     "%.0f%% busy, %.1f%% failures)",
+                     "%.0f%% busy, %.1f%% failures)%s",
                      in->scope, in->cpu_cores, in->cores_available, 100 * s.worker_util,
-                     100 * s.fail_share);
+                     100 * s.fail_share, closed);
         else
             snprintf(out->summary, sizeof(out->summary),
                      "no bottleneck visible from the client in %s (%.1f%% failures, generator "
