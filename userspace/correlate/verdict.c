@@ -534,7 +534,7 @@ void verdict_decide(const struct verdict_input *in, struct verdict *out)
         char closed[200] = "";
         if (!in->open_loop && users)
             snprintf(closed, sizeof(closed),
-                     "; with %u users and no think time to spare, throughput is users / "
+                     "; %u users each wait for their answer, so throughput is users / "
                      "latency: add users (or --rate) to find the limit",
                      users);
         if (in->traced)
