@@ -657,8 +657,8 @@ static int sweep_cells(struct sweep_ctx *x)
         }
         enum cell_outcome out = run_cell(x, i, cell_dir);
         if (out == CELL_USAGE) {
-            fprintf(stderr, "loadscope: the first cell's run refused its options: %s\n",
-                    x->sweep->results[i].error);
+            fprintf(stderr, "loadscope: %s (cell %s; every cell would fail the same way)\n",
+                    x->sweep->results[i].error, x->grid->cells[i].name);
             return EXIT_USAGE;
         }
         print_cell(x, i);

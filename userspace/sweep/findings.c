@@ -159,6 +159,12 @@ static int scaling_sentence(const struct sweep *s, const struct sweep_series *sr
                    sr->steps[k - 1].efficiency * 100, ak, next, after->ratio, sr->rps[k],
                    sr->rps[k + 1], fmax(after->marginal, 0) * 100, scope);
     }
+    if (sr->knee_found && sr->axis == SWEEP_AXIS_LOAD)
+        return add(f, "scaling",
+                   "%shroughput is at its limit from the lowest load: %s " ARROW " %s gives "
+                   TIMES "%.2f (%.1f " ARROW " %.1f req/s)%s.",
+                   lead, a0, count_of(g, sr->axis, sr->at[1], ak, sizeof(ak)),
+                   sr->steps[0].ratio, sr->rps[0], sr->rps[1], scope);
     if (sr->knee_found)
         return add(f, "scaling",
                    "%shroughput barely rises with more %s: %s " ARROW " %s gives " TIMES
@@ -441,38 +447,78 @@ static int slo_findings(const struct sweep *s, const struct sweep_analysis *a,
     return 0;
 }
 
+static int usl_sentence(const struct sweep *s, const struct sweep_series *sr,
+                        struct sweep_findings *f)
+{
+    const struct usl_fit *u = &sr->usl;
+    const char *unit = sr->axis == SWEEP_AXIS_REPLICAS ? "replica" : "worker";
+    char ctx[160], shape[300], r2[48] = "";
+    context(s, sr, ctx, sizeof(ctx));
+    if (u->has_peak)
+        snprintf(shape, sizeof(shape), "predicted peak at N* = %.1f %ss (%.1f req/s; best whole "
+                                       "count %d), beyond which more %ss lower throughput",
+                 u->peak_n, unit, u->peak_x, u->best_n, unit);
+    else if (!isnan(u->asymptote_x))
+        snprintf(shape, sizeof(shape), "no peak: throughput approaches %.1f req/s "
+                                       "(lambda/sigma) with diminishing gains", u->asymptote_x);
+    else
+        snprintf(shape, sizeof(shape), "no contention or coherency cost measured: linear so "
+                                       "far");
+    if (!isnan(u->r2))
+        snprintf(r2, sizeof(r2), ", R^2 = %.3f", u->r2);
+    return add(f, "usl",
+               "Universal Scalability Law fit of throughput vs %ss%s: lambda = %.1f req/s per "
+               "%s, contention sigma = %.4f, coherency kappa = %.4f%s; %s%s.",
+               unit, ctx, u->lambda, unit, u->sigma, u->kappa, r2, shape,
+               u->exact ? " (as many points as coefficients: an exact fit, not evidence of the "
+                          "law)"
+                        : "");
+}
+
+/* One sentence per fit when there are few; else the representative series in full and the
+ * range of the others' peaks. */
 static int usl_findings(const struct sweep *s, const struct sweep_analysis *a,
                         struct sweep_findings *f)
 {
-    int listed = 0;
-    for (size_t i = 0; i < a->n_series && listed < MAX_LISTED; i++) {
-        const struct sweep_series *sr = &a->series[i];
-        const struct usl_fit *u = &sr->usl;
-        if (!u->ok)
+    for (int axis = SWEEP_AXIS_REPLICAS; axis <= SWEEP_AXIS_WORKERS; axis++) {
+        const struct sweep_series *last = NULL;
+        int fits = 0, peaks = 0;
+        double lo = INFINITY, hi = 0;
+        for (size_t i = 0; i < a->n_series; i++) {
+            const struct sweep_series *sr = &a->series[i];
+            if ((int)sr->axis != axis || !sr->usl.ok)
+                continue;
+            fits++;
+            last = sr;
+            if (sr->usl.has_peak) {
+                peaks++;
+                lo = fmin(lo, sr->usl.peak_n);
+                hi = fmax(hi, sr->usl.peak_n);
+            }
+        }
+        if (!fits)
             continue;
-        listed++;
-        const char *unit = sr->axis == SWEEP_AXIS_REPLICAS ? "replica" : "worker";
-        char ctx[160], shape[300], r2[48] = "";
-        context(s, sr, ctx, sizeof(ctx));
-        if (u->has_peak)
-            snprintf(shape, sizeof(shape), "predicted peak at N* = %.1f %ss (%.1f req/s; best "
-                                           "whole count %d), beyond which more %ss lower "
-                                           "throughput",
-                     u->peak_n, unit, u->peak_x, u->best_n, unit);
-        else if (!isnan(u->asymptote_x))
-            snprintf(shape, sizeof(shape), "no peak: throughput approaches %.1f req/s "
-                                           "(lambda/sigma) with diminishing gains", u->asymptote_x);
+        if (fits <= 2) {
+            for (size_t i = 0; i < a->n_series; i++)
+                if ((int)a->series[i].axis == axis && a->series[i].usl.ok &&
+                    usl_sentence(s, &a->series[i], f) < 0)
+                    return -1;
+            continue;
+        }
+        if (usl_sentence(s, last, f) < 0)
+            return -1;
+        const char *unit = axis == SWEEP_AXIS_REPLICAS ? "replicas" : "workers";
+        int rc;
+        if (peaks > 1)
+            rc = add(f, "usl", "Of the %d series fitted along %s, %d predict a peak, between "
+                               "%.1f and %.1f %s.", fits, unit, peaks, lo, hi, unit);
+        else if (peaks == 1)
+            rc = add(f, "usl", "Of the %d series fitted along %s, one predicts a peak, at %.1f "
+                               "%s.", fits, unit, lo, unit);
         else
-            snprintf(shape, sizeof(shape), "no contention or coherency cost measured: linear "
-                                           "so far");
-        if (!isnan(u->r2))
-            snprintf(r2, sizeof(r2), ", R^2 = %.3f", u->r2);
-        if (add(f, "usl",
-                "Universal Scalability Law fit of throughput vs %ss%s: lambda = %.1f req/s per "
-                "%s, contention sigma = %.4f, coherency kappa = %.4f%s; %s%s.",
-                unit, ctx, u->lambda, unit, u->sigma, u->kappa, r2, shape,
-                u->exact ? " (as many points as coefficients: an exact fit, not evidence of the "
-                           "law)" : "") < 0)
+            rc = add(f, "usl", "None of the %d series fitted along %s predicts a peak.", fits,
+                     unit);
+        if (rc < 0)
             return -1;
     }
     return 0;

@@ -12,16 +12,16 @@
 double sweep_cell_users(const struct sweep *s, size_t cell)
 {
     const struct sweep_cell_result *r = &s->results[cell];
-    if (s->grid->load.varied && !s->grid->load_is_rate)
-        return s->grid->cells[cell].load;
+    if (s->grid->load.varied)
+        return s->grid->load_is_rate ? NAN : s->grid->cells[cell].load;
     return r->status == SWEEP_CELL_DONE && !s->grid->load_is_rate ? r->report.users : NAN;
 }
 
 double sweep_cell_rate(const struct sweep *s, size_t cell)
 {
     const struct sweep_cell_result *r = &s->results[cell];
-    if (s->grid->load.varied && s->grid->load_is_rate)
-        return s->grid->cells[cell].load;
+    if (s->grid->load.varied)
+        return s->grid->load_is_rate ? s->grid->cells[cell].load : NAN;
     return r->status == SWEEP_CELL_DONE ? r->report.rate : NAN;
 }
 

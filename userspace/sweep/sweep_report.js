@@ -118,7 +118,7 @@
   /* ---- charts ------------------------------------------------------------------------- */
 
   function chart(parent, title, xTitle, yTitle, datasets, logX) {
-    var canvas = el('canvas');
+    var canvas = el('canvas', {'aria-label': title, role: 'img'});
     add(parent, el('div', null, el('h3', null, title), el('div', {class: 'chart'}, canvas)));
     if (typeof Chart !== 'function') return;
     new Chart(canvas, {
@@ -277,6 +277,9 @@
   }
 
   [meta, findings, results, charts, scaling, usl, slo, verdicts].forEach(function (f) {
-    try { f(); } catch (e) { add(document.querySelector('main'), notice('Section failed to draw: ' + e)); }
+    try { f(); } catch (e) {
+      add(document.querySelector('main'), el('p', {class: 'warn'}, 'A section failed to draw: ' + e));
+    }
   });
+  document.documentElement.setAttribute('data-rendered', 'yes');
 }());
