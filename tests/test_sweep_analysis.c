@@ -220,6 +220,39 @@ Test(sweep_analysis, outputs_carry_every_cell)
     release(&fx);
 }
 
+Test(sweep_analysis, open_loop_knee_is_the_last_rate_answered)
+{
+    struct sweep_grid g = {0};
+    struct error err;
+    sweep_axis_fixed(&g.replicas, "replicas", 1);
+    sweep_axis_fixed(&g.workers, "workers", 2);
+    cr_assert_eq(sweep_axis_parse(&g.load, "rate", "10,20,40", SWEEP_AXIS_REAL, 1e6, &err), 0);
+    g.load_is_rate = true;
+    cr_assert_eq(sweep_grid_build(&g, &err), 0);
+    cr_expect_str_eq(g.cells[2].name, "rate40");
+    struct sweep_cell_result results[3] = {0};
+    const double answered[3] = {10, 19.5, 25};
+    for (int i = 0; i < 3; i++) {
+        results[i].status = SWEEP_CELL_DONE;
+        results[i].report.rps = answered[i];
+        results[i].report.median_ms = results[i].report.p95_ms = 10.0 * (i + 1);
+    }
+    struct sweep s = {.grid = &g, .results = results, .id = "x", .started_at = "",
+                      .command = "", .target = "", .run_options = ""};
+    struct sweep_analysis a;
+    struct sweep_findings f;
+    cr_assert_eq(sweep_analyse(&s, &a, &err), 0);
+    cr_assert_eq(a.n_series, 1);
+    cr_expect_eq(a.series[0].at[a.series[0].knee], 20, "19.5 of 20 answered, 25 of 40 not");
+    cr_expect(a.series[0].knee_found);
+    cr_assert_eq(sweep_findings_build(&s, &a, &f, &err), 0);
+    cr_expect(strstr(f.items[0].text, "up to 20 req/s; at 40 req/s it answers 25.0 (62%): its "
+                                      "capacity is near 25.0 req/s"), "%s", f.items[0].text);
+    sweep_findings_free(&f);
+    sweep_analysis_free(&a);
+    sweep_grid_free(&g);
+}
+
 /* ---- escapers ------------------------------------------------------------------------------- */
 
 static char *escaped(void (*fn)(FILE *, const char *), const char *s)

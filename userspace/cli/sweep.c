@@ -684,8 +684,10 @@ static int sweep_cells(struct sweep_ctx *x)
     print_summary(x, &f);
     if (x->sweep->interrupted) {
         code = EXIT_INTERRUPTED;
-        printf("\nInterrupted: %d of %zu cells done. Run the same command again to resume.\n",
-               an.done, x->grid->n_cells);
+        printf("\nInterrupted: %d of %zu cells done. Run the same command again%s%s to "
+               "resume.\n",
+               an.done, x->grid->n_cells, x->args->out_dir ? "" : " with --out ",
+               x->args->out_dir ? "" : x->dir);
     } else if (an.failed) {
         code = EXIT_RUNTIME;
     }

@@ -44,7 +44,24 @@ static int cell_index(const struct sweep_grid *g, int ri, int wi, int li)
 
 /* ---- scaling series ------------------------------------------------------------------------- */
 
-static void series_steps(struct sweep_series *sr)
+/* Open loop: the load is offered, not reached. The knee is the last rate the target still
+ * answered (SWEEP_KNEE_ACHIEVED of it), and so on for every lower rate. */
+static void rate_knee(struct sweep_series *sr)
+{
+    sr->knee = -1;
+    sr->knee_found = false;
+    for (int i = 0; i < sr->n; i++) {
+        if (!(sr->rps[i] >= SWEEP_KNEE_ACHIEVED * sr->at[i])) {
+            sr->knee_found = true;
+            break;
+        }
+        sr->knee = i;
+    }
+    if (sr->knee < 0 && sr->n)
+        sr->knee = 0; /* even the lowest rate was too much: the knee is below the grid */
+}
+
+static void series_steps(struct sweep_series *sr, bool open_loop)
 {
     sr->knee = sr->n ? 0 : -1;
     sr->knee_found = false;
@@ -59,7 +76,7 @@ static void series_steps(struct sweep_series *sr)
         double per_unit = sr->rps[i - 1] / from;
         st->marginal = per_unit > 0 ? (sr->rps[i] - sr->rps[i - 1]) / (per_unit * (to - from))
                                     : NAN;
-        if (!scaling)
+        if (!scaling || open_loop)
             continue;
         if (st->marginal >= SWEEP_KNEE_MARGINAL)
             sr->knee = i;
@@ -86,7 +103,10 @@ static void series_fill(const struct sweep *s, struct sweep_series *sr)
         sr->cell[sr->n] = k;
         sr->n++;
     }
-    series_steps(sr);
+    bool open_loop = sr->axis == SWEEP_AXIS_LOAD && g->load_is_rate;
+    series_steps(sr, open_loop);
+    if (open_loop)
+        rate_knee(sr);
     if (sr->axis != SWEEP_AXIS_LOAD && sr->n >= 2)
         usl_fit(sr->at, sr->rps, (size_t)sr->n, &sr->usl);
 }

@@ -23,6 +23,8 @@
 #include "sweep/usl.h"
 
 #define SWEEP_KNEE_MARGINAL 0.5
+/* Along an open-loop --rate axis: the share of the offered rate the target must answer. */
+#define SWEEP_KNEE_ACHIEVED 0.9
 
 enum sweep_axis_id { SWEEP_AXIS_REPLICAS, SWEEP_AXIS_WORKERS, SWEEP_AXIS_LOAD };
 

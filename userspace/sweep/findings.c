@@ -127,6 +127,32 @@ static const struct sweep_series *representative(const struct sweep_analysis *a,
 #define ARROW "\xE2\x86\x92"
 #define TIMES "\xC3\x97"
 
+/* Open loop: does the target answer what is offered? */
+static int rate_sentence(const struct sweep *s, const struct sweep_series *sr, const char *lead,
+                         const char *scope, struct sweep_findings *f)
+{
+    int k = sr->knee, last = sr->n - 1;
+    (void)s;
+    if (!sr->knee_found)
+        return add(f, "scaling", "%she target answers every offered rate up to the largest "
+                                 "tried, %g req/s (%.1f req/s answered)%s.",
+                   lead, sr->at[last], sr->rps[last], scope);
+    int first_short = sr->rps[k] >= SWEEP_KNEE_ACHIEVED * sr->at[k] ? k + 1 : k;
+    double best = 0;
+    for (int i = 0; i < sr->n; i++)
+        best = fmax(best, sr->rps[i]);
+    if (first_short == 0)
+        return add(f, "scaling", "%she target cannot answer even the lowest offered rate: "
+                                 "%g req/s offered, %.1f answered; its capacity is near %.1f "
+                                 "req/s%s.",
+                   lead, sr->at[0], sr->rps[0], best, scope);
+    return add(f, "scaling", "%she target answers the offered rate up to %g req/s; at %g req/s "
+                             "it answers %.1f (%.0f%%): its capacity is near %.1f req/s%s.",
+               lead, sr->at[k], sr->at[first_short],
+               sr->rps[first_short], 100 * sr->rps[first_short] / sr->at[first_short], best,
+               scope);
+}
+
 static int scaling_sentence(const struct sweep *s, const struct sweep_series *sr, int groups,
                             bool agree, struct sweep_findings *f)
 {
@@ -146,6 +172,8 @@ static int scaling_sentence(const struct sweep *s, const struct sweep_series *sr
     count_of(g, sr->axis, sr->at[0], a0, sizeof(a0));
     count_of(g, sr->axis, sr->at[k], ak, sizeof(ak));
     count_of(g, sr->axis, sr->at[last], an, sizeof(an));
+    if (sr->axis == SWEEP_AXIS_LOAD && g->load_is_rate)
+        return rate_sentence(s, sr, lead, scope, f);
     if (sr->knee_found && k > 0) {
         const struct sweep_step *after = &sr->steps[k];
         char next[64];
@@ -257,6 +285,11 @@ static int load_sentence(const struct sweep *s, const struct sweep_series *sr,
     count_of(g, sr->axis, sr->at[k], at, sizeof(at));
     count_of(g, sr->axis, sr->at[last], lastv, sizeof(lastv));
     context(s, sr, ctx, sizeof(ctx));
+    if (g->load_is_rate)
+        return add(f, "load",
+                   "Past %s%s requests queue: p95 grows " TIMES "%.1f (%s " ARROW " %s at %s).",
+                   at, ctx, rl->p95_ms / rk->p95_ms, ms(rk->p95_ms, m0, sizeof(m0)),
+                   ms(rl->p95_ms, m1, sizeof(m1)), lastv);
     return add(f, "load",
                "Beyond %s%s throughput stays near %.1f req/s (%.1f at %s) while the median "
                "latency grows " TIMES "%.1f (%s " ARROW " %s): the extra load only waits in "
@@ -486,7 +519,8 @@ static int usl_findings(const struct sweep *s, const struct sweep_analysis *a,
         double lo = INFINITY, hi = 0;
         for (size_t i = 0; i < a->n_series; i++) {
             const struct sweep_series *sr = &a->series[i];
-            if ((int)sr->axis != axis || !sr->usl.ok)
+            /* with 2 values a fit only restates them: not a finding */
+            if ((int)sr->axis != axis || !sr->usl.ok || sr->usl.distinct_n < 3)
                 continue;
             fits++;
             last = sr;
@@ -501,7 +535,7 @@ static int usl_findings(const struct sweep *s, const struct sweep_analysis *a,
         if (fits <= 2) {
             for (size_t i = 0; i < a->n_series; i++)
                 if ((int)a->series[i].axis == axis && a->series[i].usl.ok &&
-                    usl_sentence(s, &a->series[i], f) < 0)
+                    a->series[i].usl.distinct_n >= 3 && usl_sentence(s, &a->series[i], f) < 0)
                     return -1;
             continue;
         }

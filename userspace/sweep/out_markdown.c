@@ -249,7 +249,8 @@ static void gain_tables(FILE *out, const struct sweep *s, const struct sweep_ana
                 fprintf(out, "\n### Gain From Each Step in %c%s\n\nEfficiency: throughput "
                              "relative to linear scaling from the first value. Marginal: what "
                              "the step added relative to what linear scaling would add. The "
-                             "knee is the last value before a step adds less than %.0f%%.\n\n"
+                             "knee is the last value before a step adds less than %.0f%% (along "
+                             "a rate axis: the last offered rate answered at 90%%).\n\n"
                              "| Other axes | From \xE2\x86\x92 To | RPS | \xC3\x97 | Efficiency "
                              "| Marginal |\n|---|---|---|---|---|---|\n",
                         label[0] - 32, label + 1, SWEEP_KNEE_MARGINAL * 100);

@@ -205,13 +205,42 @@
       .map(function (k) { return k + ' ' + plain(fx[k]); }).join(', ') || DASH;
   }
 
+  /* "Throughput Scaling by Replica Count": rows along axis, one column per load, one table
+   * per value of the other target axis. */
+  function rpsTables(b, axis, other) {
+    if (values(axis).length < 2) return;
+    add(b, el('h3', null, 'Throughput (req/s) by ' + axis));
+    var loads = values('load');
+    values(other).forEach(function (o) {
+      if (varied(other)) add(b, el('p', {class: 'muted'}, plain(o) + ' ' + other));
+      var cols = [{title: axis.charAt(0).toUpperCase() + axis.slice(1), num: true,
+                   get: function (v) { return plain(v); }}];
+      loads.forEach(function (l) {
+        cols.push({title: isNum(l) ? plain(l) + ' ' + loadName : 'RPS', num: true, get: function (v) {
+          var c = cells.filter(function (x) {
+            return x[axis] === v && (x[other] === o || !isNum(o)) &&
+                   (!isNum(l) || cellLoad(x) === l);
+          })[0];
+          return c ? (done(c) ? fixed(c.rps, 1) : str(c.status)) : DASH;
+        }});
+      });
+      add(b, table(cols, values(axis)));
+    });
+  }
+
   function scaling() {
     var b = body('scaling');
     if (!series.length) { add(b, notice('Only one value per axis: nothing scales.')); return; }
+    rpsTables(b, 'replicas', 'workers');
+    rpsTables(b, 'workers', 'replicas');
+    add(b, el('h3', null, 'Gain from each step'));
+    add(b, el('p', {class: 'muted'}, 'Efficiency: throughput relative to linear scaling from the ' +
+      'first value. Marginal: what a step added relative to what linear scaling would add; the ' +
+      'knee is the last value before a step adds less than half.'));
     ['replicas', 'workers', 'users', 'rate'].forEach(function (axis) {
       var list = series.filter(function (s) { return s.axis === axis; });
       if (!list.length) return;
-      add(b, el('h3', null, 'Along ' + axis));
+      add(b, el('h4', null, 'Along ' + axis));
       var rows = [];
       list.forEach(function (s) {
         arr(s.steps).forEach(function (st) { rows.push({s: s, st: st}); });
