@@ -47,13 +47,14 @@ static void load_free(struct scenario_load *l)
         demo_upload_free(&l->uploads[i]);
 }
 
-static void run_scenario(const char *name, struct demo_measure *m)
+/* need_quiet: the scenario's checks are about CPU occupancy (see demo_fixture_measure). */
+static void run_scenario(const char *name, bool need_quiet, struct demo_measure *m)
 {
     const struct demo_scenario *sc = demo_scenario_find(name);
     cr_assert(sc, "no scenario '%s'", name);
     struct scenario_load l;
     load_init(&l, sc);
-    demo_fixture_measure(sc->server_flags, l.reqs, l.n_reqs, sc->users, RUN_NS, true, m);
+    demo_fixture_measure(sc->server_flags, l.reqs, l.n_reqs, sc->users, RUN_NS, need_quiet, m);
     load_free(&l);
 }
 
@@ -99,7 +100,7 @@ Test(demo_scenarios, table_is_complete_and_consistent)
 Test(demo_scenarios, inference_keeps_both_cpus_busy_computing, .timeout = 180)
 {
     struct demo_measure m;
-    run_scenario("inference", &m);
+    run_scenario("inference", true, &m);
     /* 2 CPU-bound workers on 2 CPUs: the server is on-CPU ~2 cores, and its threads barely
      * wait to run (the test client's threads take a little) */
     if (m.quiet) {
@@ -120,15 +121,16 @@ Test(demo_scenarios, inference_keeps_both_cpus_busy_computing, .timeout = 180)
 Test(demo_scenarios, queue_is_capped_by_one_model_worker, .timeout = 180)
 {
     struct demo_measure m;
-    run_scenario("queue", &m);
+    run_scenario("queue", true, &m);
     double rps = predict_rps(&m);
     double queue = m.r.queue_ms_sum / (double)m.r.predicted;
     double model = m.r.model_ms_sum / (double)m.r.predicted;
     /* the cap is the model worker, busy all the time: predictions/s = 1000 / its CPU per
-     * job (whatever speed the VM's CPU has right now) */
-    cr_expect(fabs(rps - 1000 / model) <= 0.2 * 1000 / model,
-              "%.1f predictions/s, one model worker at %.2f ms/job makes %.1f", rps, model,
-              1000 / model);
+     * job (whatever speed the VM's CPU has right now), when nothing else takes its CPU */
+    if (m.quiet)
+        cr_expect(fabs(rps - 1000 / model) <= 0.2 * 1000 / model,
+                  "%.1f predictions/s, one model worker at %.2f ms/job makes %.1f", rps, model,
+                  1000 / model);
     /* (that the cap is ~50/s for --model-cost 20 is test_demo_server's queue test) */
     /* one busy model worker: about one core, not two */
     cr_expect_lt(m.cores, 1.4, "server on CPU %.2f cores", m.cores);
@@ -139,7 +141,7 @@ Test(demo_scenarios, queue_is_capped_by_one_model_worker, .timeout = 180)
 Test(demo_scenarios, workers_wait_downstream_with_idle_cpu, .timeout = 180)
 {
     struct demo_measure m;
-    run_scenario("workers", &m);
+    run_scenario("workers", false, &m);
     double rps = predict_rps(&m);
     cr_expect(fabs(rps - 20) <= 0.15 * 20, "%.1f predictions/s, expected ~20", rps);
     cr_expect_lt(m.cores, 0.3, "server on CPU %.2f cores: should be nearly idle", m.cores);
@@ -153,7 +155,7 @@ Test(demo_scenarios, workers_wait_downstream_with_idle_cpu, .timeout = 180)
 Test(demo_scenarios, contention_makes_threads_wait_to_run, .timeout = 180)
 {
     struct demo_measure m;
-    run_scenario("contention", &m);
+    run_scenario("contention", true, &m);
     /* 8 CPU-bound workers on 2 CPUs: both CPUs busy and, per unit of CPU, ~3 units of
      * run-queue wait */
     if (m.quiet)

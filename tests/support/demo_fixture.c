@@ -149,12 +149,12 @@ static void measure_once(const char *const *flags, const struct demo_req *reqs, 
     m->wait_cores = (double)(b.wait_ns - a.wait_ns) / wall;
     m->foreign_cores = ((double)(busy1 - busy0) - run - (double)(self1 - self0)) / wall;
     m->speed_change = canary_ms() / canary0 - 1;
-    m->quiet = m->foreign_cores < DEMO_QUIET_CORES && fabs(m->speed_change) < DEMO_STABLE_SPEED;
-    cr_log_info("%s: %.1f req/s, %.2f ms CPU/request, %.2f cores on CPU, %.2f waiting to run, "
-                "p50 %.1f ms, other processes %.2f cores, CPU speed change %+.0f%%",
-                s.ready_line, m->rps, m->cpu_ms_per_req, m->cores, m->wait_cores,
-                (double)hist_percentile(&m->r.latency, 50) / 1e6, m->foreign_cores,
-                m->speed_change * 100);
+    m->quiet = m->foreign_cores < DEMO_QUIET_CORES;
+    m->steady = fabs(m->speed_change) < DEMO_STABLE_SPEED;
+    const char *model = strstr(s.ready_line, "model=");
+    cr_log_info("%.40s: %.1f req/s, %.2f ms CPU/req, %.2f+%.2f cores, others %.2f, "
+                "speed %+.0f%%", model ? model : "?", m->rps, m->cpu_ms_per_req, m->cores,
+                m->wait_cores, m->foreign_cores, m->speed_change * 100);
     demo_fixture_expect_clean(&m->r, s.ready_line);
     demo_fixture_stop(&s);
 }
@@ -172,9 +172,8 @@ void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs,
             return;
     }
     if (need_quiet)
-        cr_log_info("not checked: the machine stayed busy or unsteady (other processes used "
-                    "%.2f cores, CPU speed changed %+.0f%%): CPU-bound absolute figures",
-                    m->foreign_cores, m->speed_change * 100);
+        cr_log_info("not checked: the machine stayed busy (other processes used %.2f "
+                    "cores): CPU occupancy figures", m->foreign_cores);
 }
 
 int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *reqs,
@@ -184,12 +183,12 @@ int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *r
     int quiet = 0;
     for (int attempt = 0; attempt < 2 * runs && quiet < runs; attempt++) {
         measure_once(flags, reqs, n_reqs, threads, duration_ns, &each[quiet]);
-        if (each[quiet].quiet)
+        if (each[quiet].quiet && each[quiet].steady)
             quiet++;
     }
     /* (cr_log_warn would make Criterion exit 1: a busy machine is not a failure) */
     if (quiet < runs)
-        cr_log_info("only %d of %d measurements on a quiet machine%s", quiet, runs,
+        cr_log_info("only %d of %d measurements on a quiet, steady machine%s", quiet, runs,
                     quiet ? "" : ": CPU-bound absolute figures not checked");
     return quiet;
 }

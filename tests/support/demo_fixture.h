@@ -43,29 +43,32 @@ struct demo_measure {
     double wait_cores;     /* the server's run-queue wait / wall time */
     double foreign_cores;  /* CPU used by processes other than the server and this test */
     double speed_change;   /* VM CPU speed after the run vs before the server calibrated */
-    bool quiet;            /* foreign_cores < DEMO_QUIET_CORES and a steady CPU speed */
+    bool quiet;            /* foreign_cores < DEMO_QUIET_CORES */
+    bool steady;           /* |speed_change| < DEMO_STABLE_SPEED */
     struct demo_load_result r;
 };
 
-/* CPU-bound absolute figures are meaningful when other processes used less than this much
- * CPU during the run, and when the VM's CPU speed (a fixed workload timed before the server
- * calibrated and after the run) changed by less than DEMO_STABLE_SPEED: on this VM it
- * wanders by +-25% within seconds, which --model-cost cannot follow. */
+/* How much CPU the server gets (cores busy, run-queue wait) is meaningful when other
+ * processes used less than DEMO_QUIET_CORES during the run ("quiet"). How much CPU a request
+ * costs compared with --model-cost also needs the VM's CPU speed to have held still between
+ * the server's calibration and the end of the run ("steady": a fixed workload timed before
+ * and after changed by less than DEMO_STABLE_SPEED): on this VM it wanders by +-25% within
+ * seconds, which no calibration can follow. */
 #define DEMO_QUIET_CORES 0.15
 #define DEMO_STABLE_SPEED 0.10
 
 /* Starts the server with flags, warms it up, runs `threads` closed-loop clients for
  * duration_ns, stops it (asserting a clean exit and clean answers). With need_quiet, a
- * measurement taken while other processes used >= DEMO_QUIET_CORES is taken again (other
- * helpers build and test on the same 2 CPUs), up to 4 times, keeping the quietest; callers
- * assert CPU-bound absolute figures only when m->quiet, and structural facts always. */
+ * measurement that was not quiet is taken again (other helpers build and test on the same 2
+ * CPUs), up to 4 times, keeping the quietest; callers assert CPU occupancy only when
+ * m->quiet, and structural facts always. */
 void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs, size_t n_reqs,
                           unsigned threads, uint64_t duration_ns, bool need_quiet,
                           struct demo_measure *m);
 
-/* Takes `runs` quiet measurements (see demo_measure.quiet), each with a fresh server and so a
- * fresh calibration, in up to 2 x runs attempts; stores them in each[] and returns how many
- * were quiet. The caller asserts CPU-bound absolute figures on their medians. */
+/* Takes `runs` quiet and steady measurements, each with a fresh server and so a fresh
+ * calibration, in up to 2 x runs attempts; stores them in each[] and returns how many it got.
+ * The caller compares CPU per request and throughput with --model-cost on their medians. */
 int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *reqs,
                               size_t n_reqs, unsigned threads, uint64_t duration_ns, int runs,
                               struct demo_measure *each);
