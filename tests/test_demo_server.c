@@ -560,6 +560,17 @@ Test(demo_server, killed_master_takes_its_children_along, .timeout = 60)
     kill(s.pid, SIGKILL);
     waitpid(s.pid, NULL, 0);
     expect_all_gone(pids, n, 3000);
+    /* nobody was left to remove the weight file: this test does */
+    const char *w = strstr(s.ready_line, " weights=");
+    cr_assert(w, "no weights= in '%s'", s.ready_line);
+    char path[256];
+    snprintf(path, sizeof(path), "%s", w + 9);
+    path[strcspn(path, " ")] = '\0';
+    cr_expect_eq(unlink(path), 0, "%s", path);
+    char *slash = strrchr(path, '/');
+    cr_assert(slash);
+    *slash = '\0';
+    cr_expect_eq(rmdir(path), 0, "%s", path);
 }
 
 /* ---- flags ---------------------------------------------------------------------------------- */
