@@ -526,6 +526,26 @@ Test(demo_server, sigterm_stops_every_process_of_every_architecture, .timeout = 
         int n = demo_proc_group(s.pid, pids, 64);
         cr_expect_eq(n, expected[i], "%s: %d processes, expected %d", s.ready_line, n,
                      expected[i]);
+        if (i == 0) {
+            /* every process says what it is, as gunicorn titles its workers */
+            int roles[4] = {0, 0, 0, 0};
+            const char *names[4] = {"demo-worker", "demo-model", "demo-broker",
+                                    "demo-downstream"};
+            for (int k = 0; k < n; k++) {
+                char file[64], comm[32] = "";
+                snprintf(file, sizeof(file), "/proc/%d/comm", (int)pids[k]);
+                FILE *fc = fopen(file, "r");
+                if (fc && fgets(comm, sizeof(comm), fc))
+                    comm[strcspn(comm, "\n")] = '\0';
+                if (fc)
+                    fclose(fc);
+                for (int role = 0; role < 4; role++)
+                    roles[role] += !strcmp(comm, names[role]);
+            }
+            cr_expect(roles[0] == 2 && roles[1] == 2 && roles[2] == 1 && roles[3] == 1,
+                      "workers %d, model workers %d, brokers %d, helpers %d", roles[0],
+                      roles[1], roles[2], roles[3]);
+        }
         demo_fixture_stop(&s); /* asserts exit 0 and an empty group */
         expect_all_gone(pids, n, 0);
     }

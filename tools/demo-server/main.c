@@ -199,7 +199,7 @@ static int start_replicas(struct server *s, char *err, size_t errlen)
                 s->replicas[i].helper_fd = -1;
         char role[24];
         snprintf(role, sizeof(role), "replica %d", i);
-        if (proc_spawn(&s->children, role, replica_main, &s->replicas[i], true) < 0) {
+        if (proc_spawn(&s->children, role, "demo-replica", replica_main, &s->replicas[i], true) < 0) {
             snprintf(err, errlen, "cannot start replica %d: %s", i, strerror(errno));
             return -1;
         }

@@ -41,8 +41,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-pid_t proc_spawn(struct children *c, const char *role, int (*fn)(void *), void *arg,
-                 bool supervisor)
+pid_t proc_spawn(struct children *c, const char *role, const char *comm, int (*fn)(void *),
+                 void *arg, bool supervisor)
 {
     if (c->n == PROC_MAX_CHILDREN)
         return -1;
@@ -55,6 +55,7 @@ pid_t proc_spawn(struct children *c, const char *role, int (*fn)(void *), void *
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) /* the parent died before prctl took effect */
             _exit(1);
+        prctl(PR_SET_NAME, comm);
         signal(SIGINT, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
         if (!supervisor) {

@@ -26,13 +26,14 @@ void proc_ready(int ready_fd);
 /* Blocks SIGTERM, SIGINT and SIGCHLD in this process and returns a signalfd for them. */
 int proc_signals_open(void);
 
-/* Forks a child that runs fn(arg) and _exits with 0 if it returns 0, else 1. The child gets
+/* Forks a child named comm (its /proc/PID/comm, at most 15 characters, as gunicorn titles
+ * its workers) that runs fn(arg) and _exits with 0 if it returns 0, else 1. The child gets
  * PR_SET_PDEATHSIG(SIGTERM) (it dies when this process does, even by SIGKILL), ignores SIGINT
  * (the terminal's Ctrl-C goes to the whole group; only supervisors act on it) and, unless
  * supervisor is set, takes SIGTERM with the default action (immediate exit). A supervisor
  * child keeps the signals blocked and opens its own signalfd. Returns the pid or -1. */
-pid_t proc_spawn(struct children *c, const char *role, int (*fn)(void *), void *arg,
-                 bool supervisor);
+pid_t proc_spawn(struct children *c, const char *role, const char *comm, int (*fn)(void *),
+                 void *arg, bool supervisor);
 
 /* Waits for SIGTERM/SIGINT (returns 0) or for a child to exit (logs it, returns 1). While
  * fewer than `expected` bytes were read from ready_rfd (when >= 0), calls on_ready once they

@@ -59,13 +59,13 @@ static int api_worker_main(void *arg)
 
 /* Opens a loopback listener for a helper, spawns it, and returns its port (or -1). */
 static int spawn_helper(struct replica *r, struct children *c, const char *role,
-                        int (*fn)(void *), char *err, size_t errlen)
+                        const char *comm, int (*fn)(void *), char *err, size_t errlen)
 {
     r->helper_fd = net_listen("127.0.0.1", 0, 4096, err, errlen);
     if (r->helper_fd < 0)
         return -1;
     int port = net_local_port(r->helper_fd);
-    pid_t pid = proc_spawn(c, role, fn, r, false);
+    pid_t pid = proc_spawn(c, role, comm, fn, r, false);
     close(r->helper_fd);
     r->helper_fd = -1;
     if (pid < 0) {
@@ -88,21 +88,25 @@ int replica_start(struct replica *r, struct children *c, char *err, size_t errle
     }
     r->env = (struct worker_env){.cfg = cfg, .model = r->model, .weights_path = r->weights_path,
                                  .listen_fd = r->listen_fd, .ready_fd = r->ready_fd};
-    if (cfg->downstream_ms &&
-        (r->env.downstream_port = spawn_helper(r, c, "downstream helper", downstream_main, err,
-                                               errlen)) < 0)
-        return -1;
+    if (cfg->downstream_ms) {
+        r->env.downstream_port = spawn_helper(r, c, "downstream helper", "demo-downstream",
+                                              downstream_main, err, errlen);
+        if (r->env.downstream_port < 0)
+            return -1;
+    }
     if (cfg->queue) {
-        if ((r->env.broker_port = spawn_helper(r, c, "broker", broker_main, err, errlen)) < 0)
+        r->env.broker_port = spawn_helper(r, c, "broker", "demo-broker", broker_main, err,
+                                          errlen);
+        if (r->env.broker_port < 0)
             return -1;
         for (int i = 0; i < cfg->model_workers; i++)
-            if (proc_spawn(c, "model worker", model_worker_main, r, false) < 0) {
+            if (proc_spawn(c, "model worker", "demo-model", model_worker_main, r, false) < 0) {
                 snprintf(err, errlen, "cannot start a model worker: %s", strerror(errno));
                 return -1;
             }
     }
     for (int i = 0; i < cfg->workers; i++)
-        if (proc_spawn(c, "worker", api_worker_main, r, false) < 0) {
+        if (proc_spawn(c, "worker", "demo-worker", api_worker_main, r, false) < 0) {
             snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
             return -1;
         }
