@@ -737,6 +737,10 @@ Test(sweep, bad_input_is_one_line_and_exit_2, .timeout = 120)
         free(out);
         free(err);
     }
+    /* the unreachable target measured nothing: the directory is left reusable */
+    char state[300];
+    snprintf(state, sizeof(state), "%s/sweep-state", dir);
+    cr_expect_neq(access(state, F_OK), 0, "a sweep-state was left after a usage error");
     tmpdir_remove(dir);
 }
 

@@ -453,7 +453,8 @@ static void build_identity(const struct sweep_args *a, const struct sweep_grid *
     identity_add(id, "run-time %s", duration_format(a->cell_ns, dur, sizeof(dur)));
     if (a->spec.mode == SWEEP_TARGET_DEMO)
         identity_add(id, "target demo scenario=%s flags=%s",
-                     a->demo_scenario ? a->demo_scenario : "-", a->demo_flags ? a->demo_flags : "-");
+                     a->demo_scenario ? a->demo_scenario : "-",
+                     a->demo_flags ? a->demo_flags : "-");
     else if (a->spec.mode == SWEEP_TARGET_LAUNCH)
         identity_add(id, "target launch %s | stop %s | health %s | port %d | ports %s",
                      a->spec.launch, a->spec.stop ? a->spec.stop : "-", a->spec.health,
@@ -532,7 +533,8 @@ static void print_cell(const struct sweep_ctx *x, size_t i)
     if (r->status == SWEEP_CELL_DONE)
         printf("%.1f req/s, median %.1f ms, p95 %.1f ms, p99 %.1f ms, %.2f%% failures, "
                "verdict %s%s\n",
-               p->rps, p->median_ms, p->p95_ms, p->p99_ms, isnan(p->failures_pct) ? 0 : p->failures_pct,
+               p->rps, p->median_ms, p->p95_ms, p->p99_ms,
+               isnan(p->failures_pct) ? 0 : p->failures_pct,
                p->verdict[0] ? p->verdict : "n/a", r->resumed ? " (done earlier)" : "");
     else
         printf("%s%s%s\n", sweep_cell_status_name(r->status), r->error[0] ? ": " : "", r->error);
@@ -640,6 +642,22 @@ static void print_summary(const struct sweep_ctx *x, const struct sweep_findings
            x->dir, x->dir, x->dir, x->dir, x->dir, x->dir);
 }
 
+/* A sweep whose first run refused its options measured nothing: what it created goes, so that
+ * the corrected command can use the same --out (its sweep-state would not match). */
+static void abandon_dir(struct sweep_ctx *x, const char *cell_dir)
+{
+    if (x->state->resumed || x->state->n_done)
+        return;
+    char path[PATH_MAX + 32];
+    nftw(cell_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    snprintf(path, sizeof(path), "%s/cells", x->dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/sweep-state", x->dir);
+    unlink(path);
+    unlink(x->sample);
+    rmdir(x->dir); /* only when nothing else is in it */
+}
+
 static int sweep_cells(struct sweep_ctx *x)
 {
     struct error err = {{0}};
@@ -659,6 +677,7 @@ static int sweep_cells(struct sweep_ctx *x)
         if (out == CELL_USAGE) {
             fprintf(stderr, "loadscope: %s (cell %s; every cell would fail the same way)\n",
                     x->sweep->results[i].error, x->grid->cells[i].name);
+            abandon_dir(x, cell_dir);
             return EXIT_USAGE;
         }
         print_cell(x, i);
@@ -854,8 +873,8 @@ int cmd_sweep(int argc, char **argv)
                            .id = slash && slash[1] ? slash + 1 : x.dir, .started_at = started,
                            .command = command, .target = target, .run_options = run_options,
                            .cell_s = (double)args.cell_ns / 1e9};
-    printf("loadscope sweep: %zu cells of %gs into %s%s\n", grid.n_cells, sweep.cell_s, x.dir,
-           state.resumed ? " (resuming)" : "");
+    printf("loadscope sweep: %zu cell%s of %gs into %s%s\n", grid.n_cells,
+           grid.n_cells == 1 ? "" : "s", sweep.cell_s, x.dir, state.resumed ? " (resuming)" : "");
     fflush(stdout);
     install_signals();
     code = sweep_cells(&x);

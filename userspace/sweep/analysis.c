@@ -201,7 +201,8 @@ static int slo_knees(const struct sweep *s, struct sweep_analysis *a, struct err
             struct sweep_slo_knee *k = &a->slo_knees[a->n_slo_knees++];
             *k = (struct sweep_slo_knee){ri, wi, -1, -1, ""};
             for (int li = 0; li < g->load.count; li++) {
-                const struct sweep_cell_result *r = sweep_done(s, (size_t)cell_index(g, ri, wi, li));
+                const struct sweep_cell_result *r =
+                    sweep_done(s, (size_t)cell_index(g, ri, wi, li));
                 if (!r)
                     break; /* a gap: nothing is known beyond it */
                 if (!r->report.slo_ok) {
@@ -217,7 +218,8 @@ static int slo_knees(const struct sweep *s, struct sweep_analysis *a, struct err
             struct sweep_min_replicas *m = &a->min_replicas[a->n_min_replicas++];
             *m = (struct sweep_min_replicas){wi, li, -1};
             for (int ri = 0; ri < g->replicas.count && m->ri < 0; ri++) {
-                const struct sweep_cell_result *r = sweep_done(s, (size_t)cell_index(g, ri, wi, li));
+                const struct sweep_cell_result *r =
+                    sweep_done(s, (size_t)cell_index(g, ri, wi, li));
                 if (r && r->report.slo_ok)
                     m->ri = ri;
             }

@@ -352,12 +352,14 @@ static int verdict_shifts(const struct sweep *s, const struct sweep_analysis *a,
     for (size_t i = 0; i < a->n_series; i++) {
         const struct sweep_series *sr = &a->series[i];
         for (int k = 1; k < sr->n; k++) {
-            const struct cell_report *p = report_of(s, sr->cell[k - 1]), *c = report_of(s, sr->cell[k]);
+            const struct cell_report *p = report_of(s, sr->cell[k - 1]);
+            const struct cell_report *c = report_of(s, sr->cell[k]);
             if (!p || !c || !p->verdict[0] || !c->verdict[0] || !strcmp(p->verdict, c->verdict))
                 continue;
             int j = 0;
             while (j < n && !(shifts[j].axis == (int)sr->axis &&
-                              !strcmp(shifts[j].from, p->verdict) && !strcmp(shifts[j].to, c->verdict)))
+                              !strcmp(shifts[j].from, p->verdict) &&
+                              !strcmp(shifts[j].to, c->verdict)))
                 j++;
             if (j == n) {
                 if (n == 16)
@@ -451,7 +453,8 @@ static int slo_findings(const struct sweep *s, const struct sweep_analysis *a,
         char p95[32];
         if (add(f, "slo", "The most load meeting %s is %s%s (p95 %s, %.1f req/s)%s%s.", slos,
                 g->load.values[best->knee_li] > 0
-                    ? count_of(g, SWEEP_AXIS_LOAD, g->load.values[best->knee_li], load, sizeof(load))
+                    ? count_of(g, SWEEP_AXIS_LOAD, g->load.values[best->knee_li], load,
+                               sizeof(load))
                     : "the run's load",
                 who, ms(r ? r->p95_ms : NAN, p95, sizeof(p95)), r ? r->rps : NAN,
                 best->broken_li >= 0 ? "; the next load breaks it: " : "",
@@ -633,7 +636,8 @@ static int cpu_drift(const struct sweep *s, struct sweep_findings *f)
         if (hi < 0 || r->report.on_cpu_ms > s->results[hi].report.on_cpu_ms)
             hi = (int)i;
     }
-    if (lo < 0 || s->results[hi].report.on_cpu_ms < SWEEP_CPU_DRIFT * s->results[lo].report.on_cpu_ms)
+    if (lo < 0 ||
+        s->results[hi].report.on_cpu_ms < SWEEP_CPU_DRIFT * s->results[lo].report.on_cpu_ms)
         return 0;
     return add(f, "noise",
                "CPU time per request ranges from %.2f ms (cell %s) to %.2f ms (cell %s): if "

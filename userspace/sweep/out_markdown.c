@@ -162,7 +162,8 @@ static void scaling_tables(FILE *out, const struct sweep *s, enum sweep_axis_id 
         fprintf(out, "\n| %ss |", name);
         for (int l = 0; l < g->load.count; l++) {
             if (g->load.values[l] > 0)
-                fprintf(out, " %g %s RPS |", g->load.values[l], g->load_is_rate ? "req/s" : "Users");
+                fprintf(out, " %g %s RPS |", g->load.values[l],
+                        g->load_is_rate ? "req/s" : "Users");
             else
                 fputs(" RPS |", out);
         }
@@ -173,7 +174,8 @@ static void scaling_tables(FILE *out, const struct sweep *s, enum sweep_axis_id 
         for (int v = 0; v < rows->count; v++) {
             fprintf(out, "| %g |", rows->values[v]);
             for (int l = 0; l < g->load.count; l++) {
-                int ri = axis == SWEEP_AXIS_REPLICAS ? v : o, wi = axis == SWEEP_AXIS_REPLICAS ? o : v;
+                int ri = axis == SWEEP_AXIS_REPLICAS ? v : o;
+                int wi = axis == SWEEP_AXIS_REPLICAS ? o : v;
                 const struct sweep_cell *c = sweep_grid_at(g, ri, wi, l);
                 const struct sweep_cell_result *r = sweep_done(s, (size_t)(c - g->cells));
                 fputc(' ', out);
@@ -312,7 +314,8 @@ static void slo_tables(FILE *out, const struct sweep *s, const struct sweep_anal
     const struct sweep_grid *g = s->grid;
     if (!s->n_slos)
         return;
-    fputs("\n### SLO Knee\n\nThe highest load whose cell, and every lower load's cell, meets ", out);
+    fputs("\n### SLO Knee\n\nThe highest load whose cell, and every lower load's cell, meets ",
+          out);
     for (size_t i = 0; i < s->n_slos; i++) {
         fputs(i ? " and " : "", out);
         code(out, s->slos[i].text);

@@ -7,7 +7,7 @@
 
 #include "common/duration.h"
 
-/* ---- checking the user's options -------------------------------------------------------------- */
+/* ---- checking the user's options ----------------------------------------------------------- */
 
 /* True when arg spells long option name: "--name", "--name=..." or an unambiguous prefix
  * getopt_long would accept ("--us" for --users). */
@@ -78,7 +78,7 @@ int run_options_check(char *const *opts, int n, bool sweep_sets_hosts, bool swee
     return 0;
 }
 
-/* ---- building a cell's command line ----------------------------------------------------------- */
+/* ---- building a cell's command line -------------------------------------------------------- */
 
 static void add(struct run_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(struct run_args *a, const char *fmt, ...)
