@@ -115,7 +115,12 @@ static void add_port(struct replica_members *m, uint16_t port)
         m->ports[m->port_count++] = port;
 }
 
-static void add_descendants(struct replica_members *m);
+struct foreign_sockets {
+    const struct listen_socket *socks; /* listening sockets on other ports */
+    unsigned n;
+};
+
+static void add_descendants(struct replica_members *m, const struct foreign_sockets *foreign);
 
 /* ---- port: owners of the listening socket and their descendants ------------------------ */
 
@@ -160,8 +165,15 @@ static int resolve_port(const struct replica_spec *spec, struct replica_members 
                               "visible process", spec->name, spec->port);
     /* The serving application's whole process tree: a pre-fork master's other children
      * (queue brokers, model workers, helpers) do the request's work without owning the
-     * listening socket. */
-    add_descendants(m);
+     * listening socket. A child listening on another port heads another replica (a
+     * supervisor's children serving ports of their own): it and its subtree stay out. */
+    struct listen_socket others[512];
+    unsigned nothers = 0;
+    for (unsigned i = 0; i < n && nothers < 512; i++)
+        if (all[i].port != spec->port)
+            others[nothers++] = all[i];
+    struct foreign_sockets foreign = {others, nothers};
+    add_descendants(m, &foreign);
     add_port(m, spec->port);
     return 0;
 }
@@ -171,7 +183,30 @@ static int resolve_port(const struct replica_spec *spec, struct replica_members 
 struct child_search {
     struct replica_members *m;
     bool added;
+    const struct foreign_sockets *foreign;
 };
+
+struct foreign_check {
+    const struct foreign_sockets *foreign;
+    bool found;
+};
+
+static void foreign_fd(int fd, uint64_t inode, void *ctx)
+{
+    (void)fd;
+    struct foreign_check *c = ctx;
+    for (unsigned i = 0; i < c->foreign->n && !c->found; i++)
+        c->found = c->foreign->socks[i].inode == inode;
+}
+
+static bool listens_elsewhere(pid_t pid, const struct foreign_sockets *foreign)
+{
+    if (!foreign || !foreign->n)
+        return false;
+    struct foreign_check c = {foreign, false};
+    procfs_each_socket_fd(pid, foreign_fd, &c);
+    return c.found;
+}
 
 static void maybe_child(pid_t pid, void *ctx)
 {
@@ -179,6 +214,8 @@ static void maybe_child(pid_t pid, void *ctx)
     pid_t ppid = procfs_ppid(pid);
     for (unsigned i = 0; i < s->m->pid_count; i++)
         if (s->m->pids[i] == ppid) {
+            if (listens_elsewhere(pid, s->foreign))
+                return;
             unsigned before = s->m->pid_count;
             add_pid(s->m, pid);
             s->added |= s->m->pid_count != before;
@@ -186,9 +223,9 @@ static void maybe_child(pid_t pid, void *ctx)
         }
 }
 
-static void add_descendants(struct replica_members *m)
+static void add_descendants(struct replica_members *m, const struct foreign_sockets *foreign)
 {
-    struct child_search s = {m, true};
+    struct child_search s = {m, true, foreign};
     for (int round = 0; s.added && round < 16; round++) {
         s.added = false;
         procfs_each_pid(maybe_child, &s);
@@ -201,7 +238,7 @@ static int resolve_pid(const struct replica_spec *spec, struct replica_members *
     if (procfs_ppid(spec->pid) < 0)
         return error_set(err, "replica %s: no process %d", spec->name, (int)spec->pid);
     add_pid(m, spec->pid);
-    add_descendants(m);
+    add_descendants(m, NULL);
     return 0;
 }
 
