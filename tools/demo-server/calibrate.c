@@ -11,6 +11,7 @@
 #define MAX_ROUNDS 5
 #define TOLERANCE 0.05
 #define MAX_DEPTH 1024
+#define POLLUTE_BYTES (1 << 20)
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -21,7 +22,7 @@ static int cmp_double(const void *a, const void *b)
 double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int warmup)
 {
     size_t cap = 64 + 3 * SAMPLE_SIDE * SAMPLE_SIDE;
-    uint8_t *img = malloc(cap);
+    uint8_t *img = malloc(cap), *pollute = malloc(POLLUTE_BYTES);
     struct model m = {0};
     struct predictor p;
     double times[32], result = -1;
@@ -29,8 +30,9 @@ double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int 
         reps = 32;
     if (reps < 1)
         reps = 1;
-    if (!img || model_init(&m, shape, seed) || predictor_init(&p, &m, NULL)) {
+    if (!img || !pollute || model_init(&m, shape, seed) || predictor_init(&p, &m, NULL)) {
         free(img);
+        free(pollute);
         model_free(&m);
         return -1;
     }
@@ -39,6 +41,9 @@ double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int 
     for (int i = 0; i < warmup; i++)
         predictor_run(&p, img, len, &r);
     for (int i = 0; i < reps; i++) {
+        /* A served request reads its body and headers before the network runs: start each
+         * timed pass with caches as cold as that, not hot from the previous pass. */
+        memset(pollute, i, POLLUTE_BYTES);
         predictor_run(&p, img, len, &r);
         times[i] = r.model_ms;
     }
@@ -49,6 +54,7 @@ double calibrate_measure(struct model_shape shape, uint64_t seed, int reps, int 
     predictor_free(&p);
     model_free(&m);
     free(img);
+    free(pollute);
     return result;
 }
 
@@ -67,24 +73,25 @@ static struct model_shape best_channels(int size, int depth, int max_c, double b
 }
 
 /* The shape whose multiply-accumulate count is closest to budget. Small budgets grow the
- * input (16..64 pixels) and the width (up to 48 channels); larger ones add depth at 64x64
- * with at most 40 channels, so the activations (2 x 40 x 66 x 66 floats, 1.4 MB) stay in a
- * core's L2: a network that spills to the shared L3 costs whatever the other tenants of the
- * host leave it, which no calibration can pin down (measured: +-70% at 96x96 and above). */
+ * input (16..48 pixels) and the width (up to 48 channels); larger ones add depth at 48x48
+ * with at most 40 channels, so the activations (2 x 40 x 50 x 50 floats, 0.8 MB) stay in a
+ * core's 2 MB L2 next to what a request reads: a network that spills to the shared L3 costs
+ * whatever the host's other tenants leave it, which no calibration can pin down (measured:
+ * +-70% at 96x96, +50% at 64x64 between calibration and serving). */
 static struct model_shape shape_for(double budget)
 {
-    static const int sizes[] = {16, 32, 48, 64};
-    for (int i = 0; i < 4; i++) {
-        struct model_shape s = best_channels(sizes[i], sizes[i] <= 48 ? 1 : 2, 48, budget);
+    static const int sizes[] = {16, 32, 48};
+    for (int i = 0; i < 3; i++) {
+        struct model_shape s = best_channels(sizes[i], 1, 48, budget);
         if (s.channels < 48)
             return s;
     }
     for (int depth = 2; depth < MAX_DEPTH; depth++) {
-        struct model_shape s = best_channels(64, depth, 40, budget);
+        struct model_shape s = best_channels(48, depth, 40, budget);
         if (s.channels < 40)
             return s;
     }
-    return best_channels(64, MAX_DEPTH, 40, budget);
+    return best_channels(48, MAX_DEPTH, 40, budget);
 }
 
 static int reps_for(double target_ms)

@@ -2,7 +2,7 @@
  * machine. It times real passes (decode + resize + network on a 224x224 sample image, thread
  * CPU time, so waiting for a busy CPU does not count) and refines the shape from the measured
  * rate until the cost is within 5% or the rounds run out, keeping the closest. Bigger budgets
- * get a bigger input (up to 64x64), then more depth; the channel count does the fine
+ * get a bigger input (up to 48x48), then more depth; the channel count does the fine
  * tuning. With --cpus the passes run on the first replica's CPUs. */
 #ifndef DEMO_CALIBRATE_H
 #define DEMO_CALIBRATE_H
