@@ -53,6 +53,10 @@ static __always_inline void count_syscall(__u32 replica, __u32 nr, __u64 lat)
     s->hist[slot]++;
 }
 
+/* Replicas (bit r) whose client ports are learnt from accept/listen: pid and cgroup
+ * replicas. */
+const volatile __u32 cfg_learn_ports = 0xffffffff;
+
 /* accept returned fd: the connection's accept-queue wait ends now. */
 static __always_inline void on_accept(struct task_struct *cur, struct thread_state *t, long fd,
                                       __u64 now)
@@ -63,7 +67,11 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c) {
-        /* handshake seen before its port was known (pid/cgroup replicas): learn the port */
+        /* handshake seen before its port was known (pid/cgroup replicas): learn the port. A
+         * port replica knows its port: what else its processes accept (a queue broker's
+         * internal port) is not where its clients come in. */
+        if (t->replica >= 32 || !(cfg_learn_ports & (1u << t->replica)))
+            return;
         __u16 port = sock_local_port(sk);
         if (!port)
             return;
@@ -88,9 +96,12 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
     }
 }
 
-/* listen(fd) succeeded: its port now belongs to the replica. */
+/* listen(fd) succeeded: its port now belongs to the replica (unless the replica is named by
+ * its port). */
 static __always_inline void on_listen(struct task_struct *cur, struct thread_state *t, long fd)
 {
+    if (t->replica >= 32 || !(cfg_learn_ports & (1u << t->replica)))
+        return;
     struct sock *sk = fd_sock(cur, fd);
     __u16 port = sk ? sock_local_port(sk) : 0;
     if (port)

@@ -504,7 +504,7 @@ static void tracing_fragment(struct json_writer *w, const void *ctx)
     json_kv_string(w, "reason", s->trace_reason[0] ? s->trace_reason : NULL);
     if (!s->trace_reason[0]) {
         json_kv_uint(w, "spans", t->spans);
-        json_kv_uint(w, "lost_events", t->lost_spans + t->lost_heads + t->profile_stacks_lost);
+        json_kv_uint(w, "lost_events", t->lost_spans + t->lost_heads);
         json_kv_uint(w, "lost_spans", t->lost_spans);
         json_kv_uint(w, "lost_heads", t->lost_heads);
         json_kv_uint(w, "spans_without_head", t->spans_without_head);

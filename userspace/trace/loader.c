@@ -57,7 +57,7 @@ static void sched_configure_more(struct sched_bpf *s, const struct load_config *
 }
 static void syscalls_configure_more(struct syscalls_bpf *s, const struct load_config *c)
 {
-    (void)s, (void)c;
+    s->rodata->cfg_learn_ports = c->learn_ports;
 }
 static void sockets_configure_more(struct sockets_bpf *s, const struct load_config *c)
 {

@@ -23,6 +23,8 @@ struct load_config {
     unsigned profile_hz; /* 0: no profile object */
     unsigned replicas;   /* sizes the per-replica syscall array */
     bool syscalls;       /* load the syscalls object (else: in-flight syscall from registers) */
+    uint32_t learn_ports; /* bit r: replica r learns client ports from its accepts (pid and
+                             cgroup replicas; a port replica knows its port) */
 };
 
 struct loader;

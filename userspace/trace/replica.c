@@ -173,6 +173,8 @@ static int resolve_port(const struct replica_spec *spec, struct replica_members 
         if (all[i].port != spec->port)
             others[nothers++] = all[i];
     struct foreign_sockets foreign = {others, nothers};
+    /* The replica's client port is the one it was named by: its processes' other listeners
+     * (a queue broker's port, inherited sockets) are internal, not where clients come in. */
     add_descendants(m, &foreign);
     add_port(m, spec->port);
     return 0;
@@ -328,7 +330,7 @@ int replica_resolve(const struct replica_spec *s, struct replica_members *out, s
     default:
         rc = error_set(err, "replica %s: unknown kind", s->name);
     }
-    if (rc == 0)
+    if (rc == 0 && s->kind != REPLICA_PORT)
         add_member_ports(out);
     return rc;
 }

@@ -164,10 +164,15 @@ static int start(struct trace_session *s, struct error *err)
         return -1;
     s->start_ns = clock_now_ns();
     s->totals.start_ns = s->start_ns;
+    uint32_t learn = 0;
+    for (unsigned r = 0; r < s->cfg.replica_count && r < 32; r++)
+        if (s->cfg.replicas[r].kind != REPLICA_PORT)
+            learn |= 1u << r;
     struct load_config lc = {s->start_ns,           s->cfg.window_ns,
                              s->cfg.max_conns,      s->cfg.ring_bytes,
                              s->cfg.ring_wakeup_bytes, s->cfg.profile_hz,
-                             s->cfg.replica_count,     s->cfg.syscalls};
+                             s->cfg.replica_count,     s->cfg.syscalls,
+                             learn};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;
