@@ -168,6 +168,11 @@ static int replica_main(void *arg)
 {
     struct replica *r = arg;
     char err[256];
+    /* An independent replica holds only its own port: a tracer (or an operator) finds a
+     * replica's processes by who listens on its port. */
+    for (int i = 0; i < r->n_siblings; i++)
+        if (r->sibling_fds[i] >= 0 && r->sibling_fds[i] != r->listen_fd)
+            close(r->sibling_fds[i]);
     int sigfd = proc_signals_open();
     struct children *c = calloc(1, sizeof(*c));
     if (!c || sigfd < 0)
@@ -189,14 +194,12 @@ static int start_replicas(struct server *s, char *err, size_t errlen)
                                           .weights_path = c->reload_model ? s->weights_path
                                                                           : NULL,
                                           .index = i, .listen_fd = s->listen_fds[i],
-                                          .ready_fd = s->ready_w, .helper_fd = -1};
+                                          .ready_fd = s->ready_w, .helper_fd = -1,
+                                          .sibling_fds = s->listen_fds,
+                                          .n_siblings = c->replicas};
     if (c->replicas == 1)
         return replica_start(&s->replicas[0], &s->children, err, errlen);
     for (int i = 0; i < c->replicas; i++) {
-        /* Each replica supervisor keeps only its own listen socket. */
-        for (int j = 0; j < c->replicas; j++)
-            if (j != i)
-                s->replicas[i].helper_fd = -1;
         char role[24];
         snprintf(role, sizeof(role), "replica %d", i);
         if (proc_spawn(&s->children, role, "demo-replica", replica_main, &s->replicas[i], true) < 0) {

@@ -21,6 +21,8 @@ struct replica {
     int ready_fd;
     struct worker_env env; /* filled by replica_start */
     int helper_fd;         /* the listen socket handed to the helper being spawned */
+    const int *sibling_fds; /* every replica's listen socket (closed in this replica's tree) */
+    int n_siblings;
 };
 
 /* Readiness bytes one replica writes: serving threads + model workers + helpers. */
