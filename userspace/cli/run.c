@@ -524,6 +524,7 @@ static int run_load(struct scenario *sc, const struct run_args *args)
     console_print_summary(stdout, &res);
     printf("Engine: %s (--engine %s)\n", engine_pool_transport_name(pool),
            scenario_engine_name(sc->engine));
+    fflush(stdout); /* the summary shows now, not after the outputs are written */
     bool stored_passed;
     if (run_session_finish(session, &res, stdout, &stored_passed, &err) < 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
