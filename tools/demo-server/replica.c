@@ -32,15 +32,18 @@ void replica_cpuset(const struct config *cfg, int index, cpu_set_t *set)
             CPU_SET(cfg->cpus[j], set);
 }
 
+/* Helpers stand for other services (a database, Redis): they do not hold the API's port. */
 static int downstream_main(void *arg)
 {
     struct replica *r = arg;
+    close(r->listen_fd);
     return downstream_serve(r->helper_fd, r->cfg->downstream_ms, r->ready_fd);
 }
 
 static int broker_main(void *arg)
 {
     struct replica *r = arg;
+    close(r->listen_fd);
     return broker_serve(r->helper_fd, r->ready_fd);
 }
 
