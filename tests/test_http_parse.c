@@ -165,6 +165,11 @@ Test(http_parse, interim_1xx_responses_are_skipped)
     expect_any_split(r, 500, 3, true, strlen(r));
 }
 
+Test(http_parse, empty_lines_before_the_status_line_are_ignored)
+{
+    expect_any_split("\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, 2, true, 44);
+}
+
 Test(http_parse, bytes_after_the_response_are_not_used)
 {
     const char *one = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";

@@ -185,6 +185,8 @@ static enum http_parse_result on_line(struct http_response *r, const char *p, si
 {
     switch (r->state) {
     case ST_STATUS:
+        if (n == 0)
+            return HTTP_PARSE_MORE; /* empty lines before a status line are ignored (RFC 9112) */
         if (!parse_status(r, p, n))
             return HTTP_PARSE_ERROR;
         r->state = ST_HEADER;
