@@ -247,7 +247,10 @@ Test(demo_server, too_few_workers_with_downstream_give_20_rps, .timeout = 120)
     demo_fixture_reqs_free(&f);
 }
 
-/* One worker pinned to CPU 0 with a model of cost C: 1000 / C req/s, C ms of CPU each. */
+/* One worker pinned to CPU 0 with a model costing C ms serves 1000 / C req/s (+-20%), and
+ * the C it costs is the --model-cost asked for (+-25%). The second is checked on the median
+ * of quiet, steady runs; chaining both tolerances into "req/s vs 1000 / --model-cost" would
+ * only add the VM's speed drift twice. */
 static void check_cpu_bound(const char *cost, unsigned threads)
 {
     const char *flags[] = {"--workers", "1", "--cpus", "0", "--model-cost", cost, NULL};
@@ -256,25 +259,19 @@ static void check_cpu_bound(const char *cost, unsigned threads)
     demo_fixture_reqs_init(&f);
     struct demo_measure runs[3];
     int n = demo_fixture_measure_runs(flags, &f.reqs[1], 1, threads, 5 * SEC, 3, runs);
-    double rps[3], cpu[3];
+    double cpu[3];
     for (int i = 0; i < n; i++) {
         const struct demo_measure *m = &runs[i];
-        /* the worker is the bottleneck: on its CPU or waiting for it all the time, never
-         * idle waiting for work */
-        cr_expect_gt(m->cores + m->wait_cores, 0.9, "the pinned worker was busy %.2f of the "
-                     "time", m->cores + m->wait_cores);
+        /* the worker is the bottleneck: on its CPU all the time, so 1000 / C req/s */
+        expect_within(m->rps, 1000 / m->cpu_ms_per_req, 0.20, "req/s vs 1000 / CPU ms per req");
         /* nearly all of its CPU is the model */
         double model_ms = m->r.model_ms_sum / (double)m->r.predicted;
         cr_expect(model_ms <= m->cpu_ms_per_req * 1.05 && model_ms >= m->cpu_ms_per_req * 0.8,
                   "model_ms %.2f vs %.2f ms CPU per request", model_ms, m->cpu_ms_per_req);
-        rps[i] = m->rps;
         cpu[i] = m->cpu_ms_per_req;
     }
-    if (n >= 2) { /* a median of one run is one coin toss on this VM */
-        /* calibration: the CPU per request is the --model-cost asked for */
-        expect_within(demo_median(cpu, n), c, 0.25, "median CPU ms per request");
-        expect_within(demo_median(rps, n), 1000 / c, 0.20, "median req/s vs 1000 / C");
-    }
+    if (n >= 2) /* a median of one run is one coin toss on this VM */
+        expect_within(demo_median(cpu, n), c, 0.25, "median CPU ms per request vs --model-cost");
     demo_fixture_reqs_free(&f);
 }
 
@@ -295,7 +292,9 @@ Test(demo_server, cpu_bound_100ms_on_one_core_gives_10_rps, .timeout = 300)
 
 Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
 {
-    /* 1 model worker at 20 ms: ~50 req/s whether 2 or 8 API workers feed it */
+    /* 1 model worker at C ms per job caps throughput at 1000 / C (+-20%) whether 2 or 8 API
+     * workers feed it, and C is the --model-cost asked for (+-25%, median of quiet, steady
+     * runs): ~50 req/s */
     const char *few[] = {"--workers", "2", "--queue", "--model-workers", "1", "--model-cost",
                          "20", NULL};
     const char *many[] = {"--workers", "8", "--queue", "--model-workers", "1", "--model-cost",
@@ -303,42 +302,28 @@ Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
     const char *const *configs[] = {few, many};
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    double median[2] = {0, 0};
-    int quiet[2];
-    struct demo_measure b;
     for (int k = 0; k < 2; k++) {
         struct demo_measure runs[3];
-        double rps[3];
-        quiet[k] = demo_fixture_measure_runs(configs[k], &f.reqs[1], 1, 8, 5 * SEC, 3, runs);
-        for (int i = 0; i < quiet[k]; i++) {
+        double model[3];
+        int n = demo_fixture_measure_runs(configs[k], &f.reqs[1], 1, 8, 5 * SEC, 3, runs);
+        for (int i = 0; i < n; i++) {
             const struct demo_measure *m = &runs[i];
-            /* the cap is the model worker, computing all the time: req/s = 1000 / its CPU
-             * per job, whatever speed the VM's CPU has at the moment */
-            double model = m->r.model_ms_sum / (double)m->r.predicted;
-            expect_within(m->rps, 1000 / model, 0.20, "req/s vs 1000 / model ms per job");
+            /* the cap is the model worker, computing all the time */
+            model[i] = m->r.model_ms_sum / (double)m->r.predicted;
+            expect_within(m->rps, 1000 / model[i], 0.20, "req/s vs 1000 / model ms per job");
             /* one process computing: about one core in all */
             cr_expect_lt(m->cores, 1.3, "%.2f cores", m->cores);
-            rps[i] = m->rps;
+            if (k == 1) {
+                /* 8 API workers and 8 clients: a job waits for ~7 others, most latency is
+                 * queue */
+                double queue = m->r.queue_ms_sum / (double)m->r.predicted;
+                double latency = hist_mean(&m->r.latency) / 1e6;
+                cr_expect_gt(queue, 0.6 * latency, "queue wait %.1f ms of %.1f ms latency",
+                             queue, latency);
+            }
         }
-        if (quiet[k])
-            median[k] = demo_median(rps, quiet[k]);
-        if (k == 1 && quiet[k])
-            b = runs[0];
-    }
-    /* With --model-cost 20 that cap is ~50 req/s for 2 and for 8 API workers alike (the
-     * per-run check above already shows each run capped by the model worker; comparing the
-     * two configurations' raw req/s would compare the VM's speed at two moments). */
-    for (int k = 0; k < 2; k++)
-        if (quiet[k] >= 2)
-            expect_within(median[k], 50, 0.20, k ? "median req/s with 8 API workers"
-                                                  : "median req/s with 2 API workers");
-    if (quiet[1]) {
-        /* with 8 API workers and 8 clients, a job waits for ~7 others: most latency is
-         * queue */
-        double queue = b.r.queue_ms_sum / (double)b.r.predicted;
-        double latency = hist_mean(&b.r.latency) / 1e6;
-        cr_expect_gt(queue, 0.6 * latency, "queue wait %.1f ms of %.1f ms latency", queue,
-                     latency);
+        if (n >= 2)
+            expect_within(demo_median(model, n), 20, 0.25, "median model ms per job");
     }
     demo_fixture_reqs_free(&f);
 }
