@@ -202,7 +202,8 @@ static int start_replicas(struct server *s, char *err, size_t errlen)
     for (int i = 0; i < c->replicas; i++) {
         char role[24];
         snprintf(role, sizeof(role), "replica %d", i);
-        if (proc_spawn(&s->children, role, "demo-replica", replica_main, &s->replicas[i], true) < 0) {
+        if (proc_spawn(&s->children, role, "demo-replica", replica_main, &s->replicas[i],
+                       true) < 0) {
             snprintf(err, errlen, "cannot start replica %d: %s", i, strerror(errno));
             return -1;
         }
