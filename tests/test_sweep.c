@@ -298,10 +298,12 @@ static bool quiet_sweep(const cJSON *doc)
             return false;
         }
     }
-    double r1 = num(cell(doc, "r1-w1-u8"), "on_cpu_ms"), r2 = num(cell(doc, "r2-w1-u8"), "on_cpu_ms");
-    if (!(r2 / r1 > 0.85 && r2 / r1 < 1.18)) {
-        cr_log_info("CPU per request %.2f ms at 1 replica, %.2f at 2: the CPU's speed changed",
-                    r1, r2);
+    double r1 = num(cell(doc, "r1-w1-u8"), "on_cpu_ms"), r2 = num(cell(doc, "r2-w1-u8"), "on_cpu_ms"),
+           r4 = num(cell(doc, "r4-w1-u8"), "on_cpu_ms");
+    /* 4 workers on 2 cores thrash caches, so CPU per request may grow there, never shrink */
+    if (!(r2 / r1 > 0.85 && r2 / r1 < 1.18 && r4 / r2 > 0.9)) {
+        cr_log_info("CPU per request %.2f ms at 1 replica, %.2f at 2, %.2f at 4: the CPU's "
+                    "speed changed", r1, r2, r4);
         return false;
     }
     return true;
@@ -391,7 +393,15 @@ static void check_analysis(const cJSON *doc, bool quiet)
      * the kernel need on them), 4 replicas only add contention */
     cr_expect(rps[1] / rps[0] > 1.4 && rps[1] / rps[0] < 2.3, "RPS(2)/RPS(1) = %.2f",
               rps[1] / rps[0]);
-    cr_expect_lt(rps[2] / rps[1], 1.25, "RPS(4)/RPS(2) = %.2f", rps[2] / rps[1]);
+    /* The servers' CPU (RPS x CPU per request) cannot grow past 2 cores. Their RPS can grow a
+     * little more: CFS shares the cores per runnable thread, so 4 workers take a larger share
+     * from loadscope's own threads than 2 do (more so under the sanitizers). */
+    double cpu2 = rps[1] * num(cell(doc, "r2-w1-u8"), "on_cpu_ms") / 1000;
+    double cpu4 = rps[2] * num(cell(doc, "r4-w1-u8"), "on_cpu_ms") / 1000;
+    cr_log_info("servers' CPU: %.2f cores at 2 replicas, %.2f at 4", cpu2, cpu4);
+    cr_expect_lt(cpu4, 2.0, "4 replicas used %.2f cores of 2", cpu4);
+    cr_expect_lt(cpu4 / cpu2, 1.25, "servers' CPU(4)/CPU(2) = %.2f", cpu4 / cpu2);
+    cr_expect_lt(rps[2] / rps[1], 1.35, "RPS(4)/RPS(2) = %.2f", rps[2] / rps[1]);
     cr_expect_eq(knee, 2, "throughput stops scaling at 2 replicas");
     cr_expect(found, "the knee is found inside the grid");
     cr_expect(cJSON_IsTrue(get(usl, "has_peak")), "the USL fit peaks");

@@ -326,7 +326,7 @@ static void open_conn(struct transport *t, struct raw_slot *s, uint64_t now)
         return;
     }
     s->phase = PH_CONNECTING;
-    s->connect_deadline = r->start_ns + t->connect_timeout;
+    s->connect_deadline = now + t->connect_timeout; /* a resend gets its own connect time */
     note_deadline(t, s->connect_deadline);
     conn_watch(t, c, true);
 }
