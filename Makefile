@@ -76,7 +76,7 @@ demo: deps
 	./$(LOADSCOPE) demo $(DEMO_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory -j$$(nproc) tests
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
 

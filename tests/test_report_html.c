@@ -15,21 +15,14 @@
 
 #include "report/html.h"
 #include "support/browser.h"
+#include "support/run_cmd.h"
 #include "support/tmpdir.h"
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    char *text = file_read_all(path, len);
+    cr_assert_not_null(text, "%s", path);
+    return text;
 }
 
 static char *render(const char *json, size_t len)

@@ -5,11 +5,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "proc.h"
 
 int net_listen(const char *addr, int port, int backlog, char *err, size_t errlen)
 {
@@ -118,4 +122,49 @@ int wire_send(int fd, uint32_t type, uint64_t t0, uint64_t t1, const void *paylo
 int wire_recv_hdr(int fd, struct wire_hdr *h)
 {
     return net_read_all(fd, h, sizeof(*h));
+}
+
+struct served_conn {
+    int fd;
+    void (*serve)(int fd, void *ctx);
+    void *ctx;
+};
+
+static void *conn_thread(void *p)
+{
+    struct served_conn c = *(struct served_conn *)p;
+    free(p);
+    c.serve(c.fd, c.ctx);
+    return NULL;
+}
+
+int net_serve_threads(int listen_fd, int ready_fd, const char *who,
+                      void (*serve)(int fd, void *ctx), void *ctx)
+{
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    proc_ready(ready_fd);
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
+                continue;
+            fprintf(stderr, "loadscope-demo-server: %s: accept failed\n", who);
+            return -1;
+        }
+        struct served_conn *c = malloc(sizeof(*c));
+        pthread_t t;
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        *c = (struct served_conn){fd, serve, ctx};
+        if (pthread_create(&t, &attr, conn_thread, c)) {
+            free(c);
+            close(fd);
+        }
+    }
 }

@@ -16,6 +16,12 @@ int net_local_port(int fd);
 /* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY, or -1. */
 int net_connect_local(int port);
 
+/* Serves listen_fd forever, a detached thread per connection running serve(fd, ctx), which
+ * owns fd. Tells ready_fd once accepting (proc_ready). Returns -1 only when accept() fails
+ * for good (the message to stderr names `who`); ctx must outlive the process. */
+int net_serve_threads(int listen_fd, int ready_fd, const char *who,
+                      void (*serve)(int fd, void *ctx), void *ctx);
+
 /* Writes or reads exactly len bytes. 0 on success; -1 on error, timeout or end of stream. */
 int net_write_all(int fd, const void *buf, size_t len);
 int net_read_all(int fd, void *buf, size_t len);

@@ -34,11 +34,6 @@ struct broker {
     struct job *head, *tail;
 };
 
-struct broker_conn {
-    struct broker *broker;
-    int fd;
-};
-
 static void broker_push(struct broker *b, struct job *j)
 {
     j->next = NULL;
@@ -129,19 +124,17 @@ static void serve_model(struct broker *b, int fd)
     }
 }
 
-static void *serve_conn(void *p)
+static void serve_conn(int fd, void *ctx)
 {
-    struct broker_conn c = *(struct broker_conn *)p;
-    free(p);
+    struct broker *b = ctx;
     struct wire_hdr h;
-    if (!wire_recv_hdr(c.fd, &h) && h.len == 0) {
+    if (!wire_recv_hdr(fd, &h) && h.len == 0) {
         if (h.type == WIRE_HELLO_API)
-            serve_api(c.broker, c.fd);
+            serve_api(b, fd);
         else if (h.type == WIRE_HELLO_MODEL)
-            serve_model(c.broker, c.fd);
+            serve_model(b, fd);
     }
-    close(c.fd);
-    return NULL;
+    close(fd);
 }
 
 int broker_serve(int listen_fd, int ready_fd)
@@ -149,32 +142,7 @@ int broker_serve(int listen_fd, int ready_fd)
     struct broker b = {.head = NULL, .tail = NULL};
     pthread_mutex_init(&b.lock, NULL);
     pthread_cond_init(&b.nonempty, NULL);
-    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) & ~O_NONBLOCK);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    proc_ready(ready_fd);
-    for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
-                continue;
-            fprintf(stderr, "loadscope-demo-server: broker: accept failed\n");
-            return -1;
-        }
-        struct broker_conn *c = malloc(sizeof(*c));
-        pthread_t t;
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        *c = (struct broker_conn){&b, fd};
-        if (pthread_create(&t, &attr, serve_conn, c)) {
-            free(c);
-            close(fd);
-        }
-    }
+    return net_serve_threads(listen_fd, ready_fd, "broker", serve_conn, &b);
 }
 
 int model_worker_run(int broker_port, const struct model *m, const char *weights_path,

@@ -155,22 +155,6 @@ static void build_run_line(struct run_line *l, const struct demo_scenario *sc,
     l->argv[l->argc] = NULL;
 }
 
-static int write_sample(const char *path, struct error *err)
-{
-    uint8_t *image;
-    size_t len;
-    if (demo_image_ppm(DEMO_IMAGE_SIDE, DEMO_IMAGE_SIDE, 1, &image, &len, err) != 0)
-        return -1;
-    FILE *f = fopen(path, "wb");
-    int rc = 0;
-    if (!f || fwrite(image, 1, len, f) != len)
-        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && rc == 0)
-        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
-    free(image);
-    return rc;
-}
-
 /* verdict.run.primary of the run's report.json, or NULL. */
 static char *found_verdict(const char *dir)
 {
@@ -238,7 +222,7 @@ int cmd_demo(int argc, char **argv)
     }
     char image[PATH_MAX];
     snprintf(image, sizeof(image), "%s/sample.ppm", tmp);
-    if (write_sample(image, &err) != 0) {
+    if (demo_sample_write(image, &err) != 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
         rmdir(tmp);
         return EXIT_RUNTIME;

@@ -403,20 +403,9 @@ static int fresh_dir(const char *path, struct error *err)
 static int write_sample(const char *path, struct error *err)
 {
     struct stat sb;
-    if (stat(path, &sb) == 0)
+    if (stat(path, &sb) == 0) /* a resumed sweep keeps the file its cells already used */
         return 0;
-    uint8_t *image;
-    size_t len;
-    if (demo_image_ppm(DEMO_IMAGE_SIDE, DEMO_IMAGE_SIDE, 1, &image, &len, err) != 0)
-        return -1;
-    FILE *f = fopen(path, "wb");
-    int rc = 0;
-    if (!f || fwrite(image, 1, len, f) != len)
-        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && rc == 0)
-        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
-    free(image);
-    return rc;
+    return demo_sample_write(path, err);
 }
 
 /* The lines of sweep-state that must match for a resume: everything a cell's figures depend

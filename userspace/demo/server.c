@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 
 #define DEMO_MAX_ARGS 128
@@ -70,17 +70,7 @@ static void kill_group(pid_t pid)
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void exec_child(const char *binary, char **argv, int out_w, int err_w, pid_t parent)
 {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-        _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
+    child_detach(parent);
     if (dup2(out_w, STDOUT_FILENO) < 0)
         _exit(127);
     /* Nothing else of loadscope's (sockets, databases) leaks into the server; err_w is

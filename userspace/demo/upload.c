@@ -1,5 +1,6 @@
 #include "demo/upload.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,4 +101,20 @@ void demo_upload_free(struct demo_upload *up)
 {
     free(up->body);
     memset(up, 0, sizeof(*up));
+}
+
+int demo_sample_write(const char *path, struct error *err)
+{
+    uint8_t *image;
+    size_t len;
+    if (demo_image_ppm(DEMO_IMAGE_SIDE, DEMO_IMAGE_SIDE, 1, &image, &len, err) != 0)
+        return -1;
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f || fwrite(image, 1, len, f) != len)
+        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = error_set(err, "cannot write %s: %s", path, strerror(errno));
+    free(image);
+    return rc;
 }

@@ -29,6 +29,10 @@ struct demo_upload {
 int demo_image_ppm(unsigned w, unsigned h, uint32_t seed, uint8_t **out, size_t *len,
                    struct error *err);
 
+/* Writes the demo's sample image (the 224 x 224 PPM, seed 1) to path, as users of the
+ * `--file` endpoints upload it. Returns 0 or -1. */
+int demo_sample_write(const char *path, struct error *err);
+
 /* Builds the body of kind around image (DEMO_BODY_NONE: an empty body). Returns 0 or -1. */
 int demo_upload_build(struct demo_upload *up, enum demo_body kind, const uint8_t *image,
                       size_t image_len, struct error *err);

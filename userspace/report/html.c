@@ -10,8 +10,10 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "common/escape.h"
 #include "common/json_writer.h"
 #include "report/flamegraph.h"
+#include "report/html_page.h"
 
 #define REPORT_SCHEMA 1
 /* The JSON writer tracks JSON_MAX_DEPTH levels; deeper documents are refused, not mangled. */
@@ -26,32 +28,6 @@ extern const char html_asset_chartjs[];
 static const cJSON *get(const cJSON *o, const char *key)
 {
     return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-}
-
-/* Writes text escaped for HTML text and attribute values; invalid UTF-8 and control
- * characters become U+FFFD. */
-static void html_text(FILE *out, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t len = strlen(str);
-    for (size_t i = 0; i < len;) {
-        size_t n = json_utf8_sequence(s + i, len - i);
-        unsigned char c = s[i];
-        if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F) {
-            fputs("\xEF\xBF\xBD", out);
-            i += n ? n : 1;
-            continue;
-        }
-        switch (c) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fwrite(s + i, 1, n, out);
-        }
-        i += n;
-    }
 }
 
 /* ---- the document ------------------------------------------------------------------------- */
@@ -164,7 +140,7 @@ static int write_flamegraph(FILE *out, const cJSON *profile, const char *nonce,
     for (size_t i = 0; i < n; i++)
         in_stacks += stacks[i].count;
     fputs("<figure class=\"flame\"><figcaption>Replica ", out);
-    html_text(out, name);
+    escape_html(out, name);
     /* samples taken but not in a stack (lost, unsymbolized) are said, not hidden */
     if (cJSON_IsNumber(samples) && samples->valuedouble != (double)in_stacks)
         fprintf(out, " \xC2\xB7 %.0f samples taken, %" PRIu64 " with a stack",
@@ -194,37 +170,17 @@ static int write_flamegraphs(FILE *out, const cJSON *doc, const char *nonce, str
 
 /* ---- the page ----------------------------------------------------------------------------- */
 
-/* Text going inside <script> must not contain "</script" or "<!--" (which would end the
- * element or change how it is parsed); the embedded assets are checked, not trusted. */
-static bool script_safe(const char *s)
-{
-    for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<'))
-        if (strncasecmp(p, "</script", 8) == 0 || strncmp(p, "<!--", 4) == 0)
-            return false;
-    return true;
-}
-
-static int make_nonce(char *buf, size_t len, struct error *err)
-{
-    unsigned char raw[16];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return error_set(err, "HTML report: no random bytes for the script nonce: %s",
-                         strerror(errno));
-    for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
-        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
-
 static void write_title(FILE *out, const cJSON *doc)
 {
     const cJSON *id = get(get(doc, "run"), "id");
     fputs("loadscope report \xE2\x80\x94 ", out);
-    html_text(out, cJSON_IsString(id) ? id->valuestring : "run");
+    escape_html(out, cJSON_IsString(id) ? id->valuestring : "run");
 }
 
-static int write_marker(FILE *out, const char *name, size_t len, const cJSON *doc,
-                        const char *nonce, struct error *err)
+static int write_marker(FILE *out, const char *name, size_t len, const char *nonce, void *ctx,
+                        struct error *err)
 {
+    const cJSON *doc = ctx;
 #define IS(m) (len == sizeof(m) - 1 && memcmp(name, m, len) == 0)
     if (IS("NONCE")) {
         fputs(nonce, out);
@@ -251,29 +207,12 @@ static int write_marker(FILE *out, const char *name, size_t len, const cJSON *do
 
 int html_write(FILE *out, const char *document_json, size_t len, struct error *err)
 {
-    if (!script_safe(html_asset_chartjs) || !script_safe(html_asset_js))
-        return error_set(err, "HTML report: an embedded script contains </script or <!--");
     cJSON *doc = parse_document(document_json, len, err);
     if (!doc)
         return -1;
-    char nonce[40];
-    int rc = make_nonce(nonce, sizeof(nonce), err);
-    const char *t = html_asset_template;
-    while (rc == 0) {
-        const char *open = strstr(t, "{{");
-        if (!open) {
-            fputs(t, out);
-            break;
-        }
-        const char *close = strstr(open + 2, "}}");
-        if (!close) {
-            rc = error_set(err, "HTML report template: unclosed marker");
-            break;
-        }
-        fwrite(t, 1, (size_t)(open - t), out);
-        rc = write_marker(out, open + 2, (size_t)(close - open - 2), doc, nonce, err);
-        t = close + 2;
-    }
+    const char *const scripts[] = {html_asset_chartjs, html_asset_js, NULL};
+    int rc = html_page_write(out, "HTML report", html_asset_template, scripts, write_marker, doc,
+                             err);
     cJSON_Delete(doc);
     if (rc == 0 && (fflush(out) != 0 || ferror(out)))
         rc = error_set(err, "writing the HTML report: %s", strerror(errno));

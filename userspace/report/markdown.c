@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/escape.h"
 #include "common/json_writer.h"
 
 #define REPORT_SCHEMA 1
@@ -47,75 +48,21 @@ static int array_size(const cJSON *a)
 
 /* ---- escaping ----------------------------------------------------------------------------- */
 
-/* Writes untrusted text so that Markdown renders it literally: punctuation that starts
- * emphasis, links, code or table cells is backslash-escaped, '<' '>' '&' become entities (no
- * raw HTML), control characters and newlines become spaces, invalid UTF-8 becomes U+FFFD. */
-static void md_text(FILE *out, const char *str_)
+/* Untrusted text rendered literally (common/escape.h); a missing value reads as a dash. */
+static void md_text(FILE *out, const char *s)
 {
-    if (!str_) {
+    if (s)
+        escape_markdown(out, s);
+    else
         fputs(ABSENT, out);
-        return;
-    }
-    const unsigned char *s = (const unsigned char *)str_;
-    size_t len = strlen(str_);
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        size_t n = json_utf8_sequence(s + i, len - i);
-        if (n == 0) {
-            fputs("\xEF\xBF\xBD", out);
-            i++;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7F)
-            fputc(' ', out);
-        else if (c == '<')
-            fputs("&lt;", out);
-        else if (c == '>')
-            fputs("&gt;", out);
-        else if (c == '&')
-            fputs("&amp;", out);
-        else if (strchr("\\`*_[]|~#!{}", c))
-            fprintf(out, "\\%c", c);
-        else
-            fwrite(s + i, 1, n, out);
-        i += n;
-    }
 }
 
-/* Writes untrusted text as an inline code span: a fence of backticks longer than any run in
- * the text (CommonMark), newlines and control characters as spaces. Not for table cells. */
-static void md_code(FILE *out, const char *str_)
+static void md_code(FILE *out, const char *s)
 {
-    if (!str_) {
+    if (s)
+        escape_markdown_code(out, s);
+    else
         fputs(ABSENT, out);
-        return;
-    }
-    const unsigned char *s = (const unsigned char *)str_;
-    size_t len = strlen(str_), run = 0, longest = 0;
-    for (size_t i = 0; i < len; i++) {
-        run = s[i] == '`' ? run + 1 : 0;
-        if (run > longest)
-            longest = run;
-    }
-    bool pad = len == 0 || s[0] == '`' || s[len - 1] == '`' || s[0] == ' ';
-    for (size_t k = 0; k <= longest; k++)
-        fputc('`', out);
-    if (pad)
-        fputc(' ', out);
-    for (size_t i = 0; i < len;) {
-        size_t n = json_utf8_sequence(s + i, len - i);
-        if (n == 0)
-            fputs("\xEF\xBF\xBD", out);
-        else if (s[i] < 0x20 || s[i] == 0x7F)
-            fputc(' ', out);
-        else
-            fwrite(s + i, 1, n, out);
-        i += n ? n : 1;
-    }
-    if (pad)
-        fputc(' ', out);
-    for (size_t k = 0; k <= longest; k++)
-        fputc('`', out);
 }
 
 /* ---- numbers ------------------------------------------------------------------------------ */

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 
 #define POLL_NS (50 * NS_PER_MS)
@@ -51,19 +51,8 @@ static int compare_doubles(const void *a, const void *b)
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void exec_run(const char *self, char *const *argv, int log_fd, pid_t parent)
 {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-        _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-        dup2(log_fd, STDERR_FILENO) < 0)
-        _exit(127);
+    child_detach(parent);
+    child_log_to(log_fd);
     execv(self, argv);
     _exit(127);
 }

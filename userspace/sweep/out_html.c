@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "common/escape.h"
+#include "report/html_page.h"
 #include "sweep/outputs.h"
 
 /* sweep_assets.S */
@@ -19,30 +20,10 @@ extern const char sweep_asset_js[];
 /* report/html_assets.S: Debian's Chart.js, embedded once for both reports */
 extern const char html_asset_chartjs[];
 
-/* Text inside <script> must not contain "</script" or "<!--": embedded assets are checked,
- * not trusted. */
-static bool script_safe(const char *s)
+static int marker(FILE *out, const char *name, size_t len, const char *nonce, void *ctx,
+                  struct error *err)
 {
-    for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<'))
-        if (strncasecmp(p, "</script", 8) == 0 || strncmp(p, "<!--", 4) == 0)
-            return false;
-    return true;
-}
-
-static int make_nonce(char *buf, size_t len, struct error *err)
-{
-    unsigned char raw[16];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return error_set(err, "sweep.html: no random bytes for the script nonce: %s",
-                         strerror(errno));
-    for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
-        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
-
-static int marker(FILE *out, const char *name, size_t len, const struct sweep_outputs *o,
-                  const char *nonce, struct error *err)
-{
+    const struct sweep_outputs *o = ctx;
 #define IS(m) (len == sizeof(m) - 1 && memcmp(name, m, len) == 0)
     if (IS("NONCE")) {
         fputs(nonce, out);
@@ -66,24 +47,8 @@ static int marker(FILE *out, const char *name, size_t len, const struct sweep_ou
 
 int sweep_write_html(FILE *out, const struct sweep_outputs *o, struct error *err)
 {
-    if (!script_safe(html_asset_chartjs) || !script_safe(sweep_asset_js))
-        return error_set(err, "sweep.html: an embedded script contains </script or <!--");
-    char nonce[40];
-    if (make_nonce(nonce, sizeof(nonce), err) < 0)
-        return -1;
-    const char *t = sweep_asset_template;
-    for (;;) {
-        const char *open = strstr(t, "{{");
-        if (!open) {
-            fputs(t, out);
-            return 0;
-        }
-        const char *close = strstr(open + 2, "}}");
-        if (!close)
-            return error_set(err, "sweep.html template: unclosed marker");
-        fwrite(t, 1, (size_t)(open - t), out);
-        if (marker(out, open + 2, (size_t)(close - open - 2), o, nonce, err) < 0)
-            return -1;
-        t = close + 2;
-    }
+    const char *const scripts[] = {html_asset_chartjs, sweep_asset_js, NULL};
+    /* the page only reads the outputs: the marker callback's context is not const */
+    return html_page_write(out, "sweep.html", sweep_asset_template, scripts, marker, (void *)o,
+                           err);
 }

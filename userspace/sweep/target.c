@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 
 #define POLL_MS 100
@@ -155,19 +155,8 @@ static int wait_ports_free(const struct sweep_target *t, uint64_t timeout_ns, st
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void exec_shell(const char *command, int log_fd, pid_t parent)
 {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-        _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-        dup2(log_fd, STDERR_FILENO) < 0)
-        _exit(127);
+    child_detach(parent);
+    child_log_to(log_fd);
     execl("/bin/sh", "sh", "-c", command, (char *)NULL);
     _exit(127);
 }
