@@ -220,6 +220,7 @@ static void expect_text(struct page *p, const char *selector, const char *want)
  * screenshot is not blank (what a person sees). Returns the number of canvases. */
 static int expect_charts_drawn(struct page *p, const char *shot_name)
 {
+    browser_fit_viewport(p->b);
     cJSON *canvases = browser_eval(p->b,
         "[...document.querySelectorAll('canvas')].map(c => {"
         "  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"

@@ -429,17 +429,47 @@ static unsigned char *b64_decode(const char *s, size_t *out_len)
     return out;
 }
 
-void browser_screenshot(struct browser *b, const char *png_path, struct image *img)
+static void content_size(struct browser *b, double *w, double *h)
 {
     cJSON *m = call(b, "Page.getLayoutMetrics", NULL, false);
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(m, "cssContentSize");
-    double w = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(size, "width"));
-    double h = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(size, "height"));
+    *w = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(size, "width"));
+    *h = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(size, "height"));
     cJSON_Delete(m);
-    cr_assert(w > 0 && h > 0, "empty page");
+    cr_assert(*w > 0 && *h > 0, "empty page");
+}
+
+/* A screenshot beyond the viewport resizes the viewport while it captures: the scrollbar goes,
+ * the page gets wider, and charts clear their canvas to redraw on the next frame, which the
+ * capture may beat. So the viewport is made the page's size first, and frames are let pass. */
+void browser_fit_viewport(struct browser *b)
+{
+    for (int round = 0; round < 3; round++) {
+        double w, h;
+        content_size(b, &w, &h);
+        double vw = browser_eval_number(b, "window.innerWidth");
+        double vh = browser_eval_number(b, "window.innerHeight");
+        if (round > 0 && vh >= h && vw >= w)
+            return;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "width", vw > w ? vw : w);
+        cJSON_AddNumberToObject(p, "height", h);
+        cJSON_AddNumberToObject(p, "deviceScaleFactor", 1);
+        cJSON_AddBoolToObject(p, "mobile", false);
+        cJSON_Delete(call(b, "Emulation.setDeviceMetricsOverride", p, false));
+        browser_exec(b, "new Promise(r => requestAnimationFrame(() => "
+                        "requestAnimationFrame(() => setTimeout(r, 300))))");
+    }
+}
+
+void browser_screenshot(struct browser *b, const char *png_path, struct image *img)
+{
+    browser_fit_viewport(b);
+    double w, h;
+    content_size(b, &w, &h);
     cJSON *p = cJSON_CreateObject(), *clip = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "format", "png");
-    cJSON_AddBoolToObject(p, "captureBeyondViewport", true);
+    cJSON_AddBoolToObject(p, "captureBeyondViewport", false);
     cJSON_AddNumberToObject(clip, "x", 0);
     cJSON_AddNumberToObject(clip, "y", 0);
     cJSON_AddNumberToObject(clip, "width", w);

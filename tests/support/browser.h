@@ -74,6 +74,10 @@ void browser_exec(struct browser *b, const char *expression);
 /* Same, for an expression whose value is a number / a string (caller frees). */
 double browser_eval_number(struct browser *b, const char *expression);
 char *browser_eval_string(struct browser *b, const char *expression);
+/* Makes the viewport as tall as the page (no scrollbar) and waits until responsive content,
+ * such as charts, has redrawn at the new size. browser_screenshot does it first; call it
+ * before measuring what a screenshot will be compared with. */
+void browser_fit_viewport(struct browser *b);
 /* Full-page screenshot, written to png_path when it is not NULL, and decoded into img. */
 void browser_screenshot(struct browser *b, const char *png_path, struct image *img);
 /* Closes Chromium, kills and reaps its process group, removes its profile. */
