@@ -57,6 +57,11 @@ static __always_inline void count_syscall(__u32 replica, __u32 nr, __u64 lat)
  * replicas. */
 const volatile __u32 cfg_learn_ports = 0xffffffff;
 
+static __always_inline bool learns_ports(const struct thread_state *t)
+{
+    return t->replica < 32 && (cfg_learn_ports & (1u << t->replica));
+}
+
 /* accept returned fd: the connection's accept-queue wait ends now. */
 static __always_inline void on_accept(struct task_struct *cur, struct thread_state *t, long fd,
                                       __u64 now)
@@ -70,7 +75,7 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
         /* handshake seen before its port was known (pid/cgroup replicas): learn the port. A
          * port replica knows its port: what else its processes accept (a queue broker's
          * internal port) is not where its clients come in. */
-        if (t->replica >= 32 || !(cfg_learn_ports & (1u << t->replica)))
+        if (!learns_ports(t))
             return;
         __u16 port = sock_local_port(sk);
         if (!port)
@@ -100,7 +105,7 @@ static __always_inline void on_accept(struct task_struct *cur, struct thread_sta
  * its port). */
 static __always_inline void on_listen(struct task_struct *cur, struct thread_state *t, long fd)
 {
-    if (t->replica >= 32 || !(cfg_learn_ports & (1u << t->replica)))
+    if (!learns_ports(t))
         return;
     struct sock *sk = fd_sock(cur, fd);
     __u16 port = sk ? sock_local_port(sk) : 0;

@@ -449,7 +449,7 @@ void browser_fit_viewport(struct browser *b)
         content_size(b, &w, &h);
         double vw = browser_eval_number(b, "window.innerWidth");
         double vh = browser_eval_number(b, "window.innerHeight");
-        if (round > 0 && vh >= h && vw >= w)
+        if (vh >= h && vw >= w)
             return;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddNumberToObject(p, "width", vw > w ? vw : w);

@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 
 #include "common/escape.h"
 #include "common/json_writer.h"
@@ -177,8 +175,8 @@ static void write_title(FILE *out, const cJSON *doc)
     escape_html(out, cJSON_IsString(id) ? id->valuestring : "run");
 }
 
-static int write_marker(FILE *out, const char *name, size_t len, const char *nonce, void *ctx,
-                        struct error *err)
+static int write_marker(FILE *out, const char *name, size_t len, const char *nonce,
+                        const void *ctx, struct error *err)
 {
     const cJSON *doc = ctx;
 #define IS(m) (len == sizeof(m) - 1 && memcmp(name, m, len) == 0)

@@ -26,7 +26,7 @@ static int make_nonce(char *buf, size_t len, const char *page, struct error *err
 }
 
 int html_page_write(FILE *out, const char *page, const char *template,
-                    const char *const *scripts, html_marker_fn marker, void *ctx,
+                    const char *const *scripts, html_marker_fn marker, const void *ctx,
                     struct error *err)
 {
     for (; *scripts; scripts++)

@@ -13,12 +13,12 @@
 
 /* Writes marker `name` (len bytes, not NUL-terminated). Returns 0, or -1 with err set. */
 typedef int (*html_marker_fn)(FILE *out, const char *name, size_t len, const char *nonce,
-                              void *ctx, struct error *err);
+                              const void *ctx, struct error *err);
 
 /* Writes `page` (its name in errors) from template, after checking the NULL-terminated list of
  * scripts it embeds. Returns 0, or -1 with err set. */
 int html_page_write(FILE *out, const char *page, const char *template,
-                    const char *const *scripts, html_marker_fn marker, void *ctx,
+                    const char *const *scripts, html_marker_fn marker, const void *ctx,
                     struct error *err);
 
 #endif

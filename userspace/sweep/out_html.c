@@ -3,11 +3,7 @@
  * '<', '>' and '&' in every string so nothing in it can close the block; the page's script
  * draws tables and charts from it with textContent only. A Content-Security-Policy allows no
  * network access and runs only scripts that carry this page's random nonce. */
-#include <errno.h>
-#include <stdbool.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 
 #include "common/escape.h"
 #include "report/html_page.h"
@@ -20,8 +16,8 @@ extern const char sweep_asset_js[];
 /* report/html_assets.S: Debian's Chart.js, embedded once for both reports */
 extern const char html_asset_chartjs[];
 
-static int marker(FILE *out, const char *name, size_t len, const char *nonce, void *ctx,
-                  struct error *err)
+static int marker(FILE *out, const char *name, size_t len, const char *nonce,
+                  const void *ctx, struct error *err)
 {
     const struct sweep_outputs *o = ctx;
 #define IS(m) (len == sizeof(m) - 1 && memcmp(name, m, len) == 0)
@@ -48,7 +44,5 @@ static int marker(FILE *out, const char *name, size_t len, const char *nonce, vo
 int sweep_write_html(FILE *out, const struct sweep_outputs *o, struct error *err)
 {
     const char *const scripts[] = {html_asset_chartjs, sweep_asset_js, NULL};
-    /* the page only reads the outputs: the marker callback's context is not const */
-    return html_page_write(out, "sweep.html", sweep_asset_template, scripts, marker, (void *)o,
-                           err);
+    return html_page_write(out, "sweep.html", sweep_asset_template, scripts, marker, o, err);
 }
