@@ -26,6 +26,7 @@
 #include "support/demo_client.h"
 #include "support/demo_fixture.h"
 #include "support/demo_proc.h"
+#include "support/run_cmd.h"
 
 #define SEC NS_PER_SEC
 
@@ -519,15 +520,15 @@ Test(demo_server, sigterm_stops_every_process_of_every_architecture, .timeout = 
             const char *names[4] = {"demo-worker", "demo-model", "demo-broker",
                                     "demo-downstream"};
             for (int k = 0; k < n; k++) {
-                char file[64], comm[32] = "";
+                char file[64];
                 snprintf(file, sizeof(file), "/proc/%d/comm", (int)pids[k]);
-                FILE *fc = fopen(file, "r");
-                if (fc && fgets(comm, sizeof(comm), fc))
-                    comm[strcspn(comm, "\n")] = '\0';
-                if (fc)
-                    fclose(fc);
+                char *comm = file_read_all(file, NULL);
+                if (!comm)
+                    continue;
+                comm[strcspn(comm, "\n")] = '\0';
                 for (int role = 0; role < 4; role++)
                     roles[role] += !strcmp(comm, names[role]);
+                free(comm);
             }
             cr_expect(roles[0] == 2 && roles[1] == 2 && roles[2] == 1 && roles[3] == 1,
                       "workers %d, model workers %d, brokers %d, helpers %d", roles[0],
