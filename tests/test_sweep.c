@@ -285,28 +285,35 @@ static int processes_mentioning(const char *text)
 
 /* ---- the known configuration ---------------------------------------------------------------- */
 
-/* Every cell measured while other processes left the CPUs alone and the CPU ran at one speed
- * (the same model costs the same CPU at 1 and 2 replicas): this VM's speed wanders and other
- * helpers share its 2 cores, and a CPU-bound ratio means nothing otherwise. */
-static bool quiet_sweep(const cJSON *doc)
+/* The conditions of one sweep on this VM. calm: other processes left the 2 cores to the cells.
+ * steady: the CPU ran at one speed through the cells (the same model costs the same CPU per
+ * request at 1, 2 and 4 replicas). This VM's speed jumps by ~1.3x between cells now and then,
+ * and a throughput ratio then measures the jump, not the replicas; the servers' CPU use does
+ * not depend on the speed. */
+struct conditions {
+    bool calm, steady;
+};
+
+static struct conditions sweep_conditions(const cJSON *doc)
 {
+    struct conditions k = {true, true};
     const cJSON *c;
     cJSON_ArrayForEach(c, get(doc, "cells")) {
         double other = num(c, "other_cores");
-        if (!(other < 0.6)) {
+        if (!(other < 0.3)) {
             cr_log_info("cell %s: other processes used %.2f cores", str(c, "name"), other);
-            return false;
+            k.calm = false;
         }
     }
     double r1 = num(cell(doc, "r1-w1-u8"), "on_cpu_ms"), r2 = num(cell(doc, "r2-w1-u8"), "on_cpu_ms"),
            r4 = num(cell(doc, "r4-w1-u8"), "on_cpu_ms");
     /* 4 workers on 2 cores thrash caches, so CPU per request may grow there, never shrink */
-    if (!(r2 / r1 > 0.85 && r2 / r1 < 1.18 && r4 / r2 > 0.9)) {
+    if (!(r2 / r1 > 0.85 && r2 / r1 < 1.12 && r4 / r2 > 0.9)) {
         cr_log_info("CPU per request %.2f ms at 1 replica, %.2f at 2, %.2f at 4: the CPU's "
                     "speed changed", r1, r2, r4);
-        return false;
+        k.steady = false;
     }
-    return true;
+    return k;
 }
 
 /* The knee the analysis must find, recomputed here from the measured throughput. */
@@ -360,7 +367,24 @@ static void check_matrix_matches_json(const char *dir, const cJSON *doc)
     }
 }
 
-static void check_analysis(const cJSON *doc, bool quiet)
+/* What the servers' CPU shows whatever the CPU's speed: one CPU-bound worker uses one core, two
+ * fill most of both (loadscope and the kernel need the rest), four cannot use more than two. */
+static void check_servers_cpu(const cJSON *doc)
+{
+    double c1 = num(cell(doc, "r1-w1-u8"), "target_cores"),
+           c2 = num(cell(doc, "r2-w1-u8"), "target_cores"),
+           c4 = num(cell(doc, "r4-w1-u8"), "target_cores");
+    cr_log_info("servers' CPU: %.2f cores at 1 replica, %.2f at 2, %.2f at 4", c1, c2, c4);
+    cr_expect(c1 > 0.85 && c1 < 1.1, "1 worker used %.2f cores", c1);
+    cr_expect_gt(c2, 1.5, "2 workers used %.2f cores", c2);
+    cr_expect_lt(c4, 2.0, "4 workers used %.2f cores of 2", c4);
+    cr_expect_lt(c4 / c2, 1.2, "servers' CPU(4)/CPU(2) = %.2f", c4 / c2);
+    cr_expect_geq(num(cell(doc, "r2-w1-u8"), "host_busy_cores"), 1.7, "2 replicas fill 2 cores");
+    cr_expect_geq(num(cell(doc, "r4-w1-u8"), "host_busy_cores"), 1.7);
+    cr_expect_lt(num(cell(doc, "r1-w1-u8"), "host_busy_cores"), 1.6, "1 worker uses ~1 core");
+}
+
+static void check_analysis(const cJSON *doc, struct conditions k)
 {
     const cJSON *series = cJSON_GetArrayItem(get(get(doc, "analysis"), "series"), 0);
     cr_assert_not_null(series, "no scaling series");
@@ -384,32 +408,24 @@ static void check_analysis(const cJSON *doc, bool quiet)
                 "%.1f sigma %.3f kappa %.3f peak N* %.2f",
                 rps[0], rps[1], rps[2], rps[1] / rps[0], rps[2] / rps[1], knee,
                 num(usl, "lambda"), num(usl, "sigma"), num(usl, "kappa"), num(usl, "peak_n"));
-    if (!quiet) {
-        cr_log_warn("the machine was never quiet for a whole sweep: the 2-core ground truth "
-                    "(RPS ratios, knee, USL peak) is not asserted this time");
+    if (k.calm)
+        check_servers_cpu(doc);
+    if (!k.calm || !k.steady) {
+        cr_log_warn("the machine was never %s for a whole sweep: the 2-core ground truth of "
+                    "the throughput (RPS ratios, knee, USL peak) is not asserted this time",
+                    k.calm ? "at one CPU speed" : "quiet");
         return;
     }
     /* one CPU-bound worker per replica: 2 replicas use both cores (minus what loadscope and
      * the kernel need on them), 4 replicas only add contention */
     cr_expect(rps[1] / rps[0] > 1.4 && rps[1] / rps[0] < 2.3, "RPS(2)/RPS(1) = %.2f",
               rps[1] / rps[0]);
-    /* The servers' CPU (RPS x CPU per request) cannot grow past 2 cores. Their RPS can grow a
-     * little more: CFS shares the cores per runnable thread, so 4 workers take a larger share
-     * from loadscope's own threads than 2 do (more so under the sanitizers). */
-    double cpu2 = rps[1] * num(cell(doc, "r2-w1-u8"), "on_cpu_ms") / 1000;
-    double cpu4 = rps[2] * num(cell(doc, "r4-w1-u8"), "on_cpu_ms") / 1000;
-    cr_log_info("servers' CPU: %.2f cores at 2 replicas, %.2f at 4", cpu2, cpu4);
-    cr_expect_lt(cpu4, 2.0, "4 replicas used %.2f cores of 2", cpu4);
-    cr_expect_lt(cpu4 / cpu2, 1.25, "servers' CPU(4)/CPU(2) = %.2f", cpu4 / cpu2);
-    cr_expect_lt(rps[2] / rps[1], 1.35, "RPS(4)/RPS(2) = %.2f", rps[2] / rps[1]);
+    cr_expect_lt(rps[2] / rps[1], 1.3, "RPS(4)/RPS(2) = %.2f", rps[2] / rps[1]);
     cr_expect_eq(knee, 2, "throughput stops scaling at 2 replicas");
     cr_expect(found, "the knee is found inside the grid");
     cr_expect(cJSON_IsTrue(get(usl, "has_peak")), "the USL fit peaks");
     cr_expect(num(usl, "peak_n") > 1.5 && num(usl, "peak_n") < 4, "USL peak at %.2f replicas",
               num(usl, "peak_n"));
-    cr_expect_geq(num(cell(doc, "r2-w1-u8"), "host_busy_cores"), 1.7, "2 replicas fill 2 cores");
-    cr_expect_geq(num(cell(doc, "r4-w1-u8"), "host_busy_cores"), 1.7);
-    cr_expect_lt(num(cell(doc, "r1-w1-u8"), "host_busy_cores"), 1.6, "1 worker uses ~1 core");
     /* the why: a finding says the cores are saturated beyond 2 replicas */
     const cJSON *f;
     bool named = false;
@@ -431,14 +447,14 @@ Test(sweep, cpu_bound_demo_stops_scaling_at_two_replicas, .timeout = 600)
         cr_skip_test("needs root: the cells' verdicts and CPU figures come from BPF tracing");
     char dir[256];
     cJSON *doc = NULL;
-    bool quiet = false;
-    for (int attempt = 0; attempt < 3 && !quiet; attempt++) {
+    struct conditions k = {false, false};
+    for (int attempt = 0; attempt < 4 && !(k.calm && k.steady); attempt++) {
         if (doc) {
             cJSON_Delete(doc);
             tmpdir_remove(dir);
         }
         tmpdir_make("sweep", dir, sizeof(dir));
-        const char *args[] = {"--demo-flags", "--model-cost 10", "--replicas", "1,2,4",
+        const char *args[] = {"--demo-flags", "--model-cost 20", "--replicas", "1,2,4",
                               "--workers", "1", "--users", "8", "-t", "5s", "--slo", "p95<5s",
                               "--out", dir, NULL};
         char *out, *err;
@@ -448,10 +464,10 @@ Test(sweep, cpu_bound_demo_stops_scaling_at_two_replicas, .timeout = 600)
         free(out);
         free(err);
         doc = read_json(dir, "sweep.json");
-        quiet = quiet_sweep(doc);
+        k = sweep_conditions(doc);
     }
     check_matrix_matches_json(dir, doc);
-    check_analysis(doc, quiet);
+    check_analysis(doc, k);
     char path[512];
     snprintf(path, sizeof(path), "%s/sweep.md", dir);
     char *md = file_read_all(path, NULL);

@@ -10,9 +10,11 @@
 
 #include "common/escape.h"
 #include "sweep/analysis.h"
+#include "sweep/cell_report.h"
 #include "sweep/findings.h"
 #include "sweep/outputs.h"
 #include "sweep/slo.h"
+#include "support/tmpdir.h"
 
 /* user-reports/000: replicas x workers x users, in the sweep's order */
 static const double report_rps[24] = {
@@ -251,6 +253,33 @@ Test(sweep_analysis, open_loop_knee_is_the_last_rate_answered)
     sweep_findings_free(&f);
     sweep_analysis_free(&a);
     sweep_grid_free(&g);
+}
+
+/* ---- one cell's report document ------------------------------------------------------------ */
+
+/* A 5.07 s run whose one replica is busy the whole time: the timeline has 5 full seconds and a
+ * last row holding 0.07 s of CPU. The cell's mean is 1 core, not the rows' mean 0.83. */
+Test(sweep_cell_report, target_cores_weighs_the_last_partial_second)
+{
+    char dir[256], path[300];
+    tmpdir_make("cell-report", dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"schema\":1,\"stats\":{\"aggregated\":{\"requests\":500,\"failures\":0}},"
+          "\"run\":{\"duration_s\":5.07},\"tracing\":{\"enabled\":true},\"timeline\":[",
+          f);
+    for (int t = 0; t <= 5; t++)
+        fprintf(f, "%s{\"t\":%d,\"rps\":%d,\"replicas\":{\"a\":{\"cpu_cores\":%.2f}}}",
+                t ? "," : "", t, t < 5 ? 100 : 7, t < 5 ? 1.0 : 0.07);
+    fputs("]}", f);
+    fclose(f);
+    struct cell_report r;
+    struct error err;
+    cr_assert_eq(cell_report_read(path, NULL, 0, &r, &err), 0, "%s", err.msg);
+    cr_expect(r.traced);
+    cr_expect_float_eq(r.target_cores, 1.0, 1e-9, "target cores %.4f", r.target_cores);
+    tmpdir_remove(dir);
 }
 
 /* ---- escapers ------------------------------------------------------------------------------- */

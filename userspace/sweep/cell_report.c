@@ -89,11 +89,13 @@ static void read_verdict(const cJSON *doc, struct cell_report *r)
     str(second, "name", r->runner_up, sizeof(r->runner_up));
 }
 
-/* Mean CPU of all traced replicas together over the seconds that had requests. */
-static double target_cores(const cJSON *timeline)
+/* Mean CPU of all traced replicas together over the seconds that had requests. A row holds the
+ * CPU-seconds of its second; the last one covers only the run's final fraction of a second, so
+ * the mean divides by the time covered rather than by the rows (a 5.07 s run would otherwise
+ * read 1 busy core as 0.83). */
+static double target_cores(const cJSON *timeline, double duration_s)
 {
-    double sum = 0;
-    int seconds = 0;
+    double cpu_seconds = 0, covered = 0;
     const cJSON *row, *rows = cJSON_IsArray(timeline) ? timeline : NULL;
     cJSON_ArrayForEach(row, rows) {
         const cJSON *replicas = get(row, "replicas"), *rep;
@@ -104,16 +106,17 @@ static double target_cores(const cJSON *timeline)
             double c = num(rep, "cpu_cores");
             cores += isnan(c) ? 0 : c;
         }
-        sum += cores;
-        seconds++;
+        double span = duration_s - num(row, "t");
+        cpu_seconds += cores;
+        covered += span > 0 && span < 1 ? span : 1;
     }
-    return seconds ? sum / seconds : NAN;
+    return covered > 0 ? cpu_seconds / covered : NAN;
 }
 
 static void read_server(const cJSON *doc, struct cell_report *r)
 {
     r->traced = cJSON_IsTrue(get(get(doc, "tracing"), "enabled"));
-    r->target_cores = r->traced ? target_cores(get(doc, "timeline")) : NAN;
+    r->target_cores = r->traced ? target_cores(get(doc, "timeline"), r->duration_s) : NAN;
     r->on_cpu_ms = r->run_queue_ms = r->queue_ms = r->run_queue_share = NAN;
     const cJSON *row;
     cJSON_ArrayForEach(row, get(get(doc, "breakdown"), "rows")) {
