@@ -329,6 +329,17 @@ Test(report_markdown, invalid_utf8_and_control_characters_are_replaced)
     cJSON_Delete(doc);
 }
 
+Test(report_markdown, says_what_the_store_could_not_keep)
+{
+    const char *doc = "{\"schema\":1,\"store_losses\":{\"client_requests\":0,"
+                      "\"server_spans\":216994,\"replica_windows\":0}}";
+    char *md = render_json(doc, strlen(doc));
+    expect_has(md, "- **Not stored**: 216994 server\\_spans rows (the store's writer fell "
+                   "behind: the stored tables and this report undercount)\n");
+    cr_expect_null(strstr(md, "client\\_requests rows"), "a stream that lost nothing");
+    free(md);
+}
+
 Test(report_markdown, rejects_what_is_not_a_report_document)
 {
     const char *bad[][2] = {

@@ -140,6 +140,10 @@ Test(store, full_queue_counts_losses_in_the_database)
     cr_expect_eq(sqlite3_column_int(st, 0), 8);
     cr_expect_eq(sqlite3_column_int(st, 1), 92);
     sqlite3_finalize(st);
+    struct store_loss losses[4];
+    cr_assert_eq(store_recorded_losses(s, losses, 4), 1, "what the reports read back");
+    cr_expect_str_eq(losses[0].stream, "tiny");
+    cr_expect_eq(losses[0].count, 92);
     store_close(s);
     tmpdir_remove(dir);
 }

@@ -181,10 +181,28 @@ int outputs_write_all(const struct stored_run *run, const struct run_result *res
     return o.rc;
 }
 
+/* Rows the store's writer could not keep up with: counted, said, never silent. */
+static void print_store_losses(FILE *out, struct store *store)
+{
+    struct store_loss losses[8];
+    size_t n = store_recorded_losses(store, losses, 8);
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!losses[i].count)
+            continue;
+        fprintf(out, "%s%llu %s", any ? ", " : "  Not stored (the store's writer fell behind): ",
+                (unsigned long long)losses[i].count, losses[i].stream);
+        any = true;
+    }
+    if (any)
+        fputs(" rows; the stored tables and these reports undercount\n", out);
+}
+
 void outputs_print_verdict(FILE *out, const struct stored_run *run)
 {
     if (!run->analysed) {
         fprintf(out, "\nVerdict: none (%s)\n", run->analysis_error);
+        print_store_losses(out, run->store);
         return;
     }
     const struct analysis *a = &run->analysis;
@@ -222,4 +240,5 @@ void outputs_print_verdict(FILE *out, const struct stored_run *run)
         for (unsigned r = 0; r < a->timeline.replica_count && a->timeline.replica_count > 1; r++)
             fprintf(out, "  %s: %s\n", a->timeline.replicas[r].name, a->replicas[r].summary);
     }
+    print_store_losses(out, run->store);
 }

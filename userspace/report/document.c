@@ -579,6 +579,19 @@ static void thresholds_section(struct json_writer *w, const struct document_inpu
     json_array_end(w);
 }
 
+/* Rows the run store could not keep (its writer fell behind): the stored tables and every
+ * report built from them undercount by this much. */
+static void store_losses_section(struct json_writer *w, struct store *s)
+{
+    struct store_loss losses[8];
+    size_t n = store_recorded_losses(s, losses, 8);
+    json_key(w, "store_losses");
+    json_object_begin(w);
+    for (size_t i = 0; i < n; i++)
+        json_kv_uint(w, losses[i].stream, losses[i].count);
+    json_object_end(w);
+}
+
 /* ---- the document --------------------------------------------------------------------------- */
 
 int document_write(FILE *out, const struct document_inputs *in, struct error *err)
@@ -597,6 +610,7 @@ int document_write(FILE *out, const struct document_inputs *in, struct error *er
     replicas_section(&w, in);
     profiles_section(&w, in);
     fragment(&w, in->store, "tracing", DOC_TRACING);
+    store_losses_section(&w, in->store);
     thresholds_section(&w, in);
     fragment(&w, in->store, "self_check", DOC_SELF_CHECK);
     json_object_end(&w);

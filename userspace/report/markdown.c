@@ -971,6 +971,17 @@ static void write_tracing(FILE *out, const cJSON *doc)
         }
         fputs(": client-side numbers only.\n", out);
     }
+    const cJSON *losses = get(doc, "store_losses"), *loss;
+    if (!cJSON_IsObject(losses))
+        losses = NULL;
+    cJSON_ArrayForEach(loss, losses) {
+        if (!cJSON_IsNumber(loss) || !(loss->valuedouble > 0))
+            continue;
+        fprintf(out, "- **Not stored**: %.0f ", loss->valuedouble);
+        md_text(out, loss->string);
+        fputs(" rows (the store's writer fell behind: the stored tables and this report "
+              "undercount)\n", out);
+    }
     const cJSON *sc = get(doc, "self_check"), *w;
     if (num(sc, "generator_cpu_max", &v))
         fprintf(out, "- **Load generator CPU** (peak): %.0f%%\n", 100 * v);

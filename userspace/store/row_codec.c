@@ -66,11 +66,26 @@ static void store_uint(unsigned char *p, enum field_type t, uint64_t v)
     }
 }
 
+/* Dotted quad without printf: the writer formats two addresses per stored row, and
+ * inet_ntop's sprintf was a tenth of the writer thread's time at 50k rows/s. */
+static void format_ipv4(const unsigned char *a, char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *out++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *out++ = (char)('0' + v / 10 % 10);
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
 static void bind_addr(sqlite3_stmt *st, int col, const unsigned char *addr, uint8_t family)
 {
     char text[INET6_ADDRSTRLEN] = "";
     if (family == 4)
-        inet_ntop(AF_INET, addr, text, sizeof(text));
+        format_ipv4(addr, text);
     else if (family == 6)
         inet_ntop(AF_INET6, addr, text, sizeof(text));
     sqlite3_bind_text(st, col, text, -1, SQLITE_TRANSIENT);
@@ -109,12 +124,12 @@ void codec_bind(sqlite3_stmt *st, const struct field *f, size_t n, const void *r
             break;
         case FIELD_HIST: {
             /* x86-64 is little-endian: the array's bytes are the stored form */
-            sqlite3_bind_blob(st, col, p, (int)(f[i].aux * sizeof(uint32_t)), SQLITE_TRANSIENT);
+            sqlite3_bind_blob(st, col, p, (int)(f[i].aux * sizeof(uint32_t)), SQLITE_STATIC);
             break;
         }
         case FIELD_CHARS:
             sqlite3_bind_text(st, col, (const char *)p, (int)strnlen((const char *)p, f[i].aux),
-                              SQLITE_TRANSIENT);
+                              SQLITE_STATIC);
             break;
         case FIELD_ADDR:
             bind_addr(st, col, p, base[f[i].aux]);

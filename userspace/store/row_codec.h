@@ -36,7 +36,9 @@ char *codec_select_sql(char *buf, size_t len, const char *table, const struct fi
 /* "p.c1, p.c2, ..." (prefix may be "") into buf; returns buf. For joins. */
 char *codec_columns(char *buf, size_t len, const char *prefix, const struct field *f, size_t n);
 
-/* Binds parameters 1..n from rec / reads columns first..first+n-1 into rec (zeroed first). */
+/* Binds parameters 1..n from rec / reads columns first..first+n-1 into rec (zeroed first).
+ * Text and blob fields are bound without a copy: rec must stay unchanged until the statement
+ * has been stepped. */
 void codec_bind(sqlite3_stmt *st, const struct field *f, size_t n, const void *rec);
 void codec_read_at(sqlite3_stmt *st, int first, const struct field *f, size_t n, void *rec,
                    size_t rec_size);

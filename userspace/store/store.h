@@ -66,4 +66,12 @@ int store_writer_stop(struct store *s, struct error *err);
 uint64_t store_stream_written(struct store *s, int stream);
 uint64_t store_stream_lost(struct store *s, int stream);
 
+/* The losses the database recorded when its writer stopped (table losses), one per stream
+ * in name order, at most max; returns how many. Works on a stored run too. */
+struct store_loss {
+    char stream[32];
+    uint64_t count;
+};
+size_t store_recorded_losses(struct store *s, struct store_loss *out, size_t max);
+
 #endif
