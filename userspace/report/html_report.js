@@ -632,6 +632,12 @@
       b.appendChild(kv([['Status', 'off'], ['Why', text(t.reason)]]));
       b.appendChild(el('p', {class: 'muted'}, 'Without tracing the report has client-side numbers only: no verdict, breakdown or flame graphs.'));
     }
+    var losses = obj(doc.store_losses);
+    Object.keys(losses).forEach(function (stream) {
+      if (isNum(losses[stream]) && losses[stream] > 0)
+        b.appendChild(el('p', {class: 'warn'}, fmtInt(losses[stream]) + ' ' + stream +
+          ' rows were not stored (the store\'s writer fell behind): the stored tables and this report undercount.'));
+    });
     b.appendChild(el('h3', null, 'Self-check'));
     var rows = timelineRows();
     b.appendChild(kv([
