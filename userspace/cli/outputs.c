@@ -198,11 +198,10 @@ static void print_store_losses(FILE *out, struct store *store)
         fputs(" rows; the stored tables and these reports undercount\n", out);
 }
 
-void outputs_print_verdict(FILE *out, const struct stored_run *run)
+static void print_analysis(FILE *out, const struct stored_run *run)
 {
     if (!run->analysed) {
         fprintf(out, "\nVerdict: none (%s)\n", run->analysis_error);
-        print_store_losses(out, run->store);
         return;
     }
     const struct analysis *a = &run->analysis;
@@ -240,5 +239,10 @@ void outputs_print_verdict(FILE *out, const struct stored_run *run)
         for (unsigned r = 0; r < a->timeline.replica_count && a->timeline.replica_count > 1; r++)
             fprintf(out, "  %s: %s\n", a->timeline.replicas[r].name, a->replicas[r].summary);
     }
+}
+
+void outputs_print_verdict(FILE *out, const struct stored_run *run)
+{
+    print_analysis(out, run);
     print_store_losses(out, run->store);
 }
