@@ -2,8 +2,11 @@
  * per-request breakdown and the verdict rules. The ground-truth tests on real servers are in
  * test_correlate_e2e.c. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "correlate/analysis.h"
 #include "correlate/breakdown.h"
 #include "correlate/join.h"
 #include "correlate/verdict.h"
@@ -276,4 +279,70 @@ Test(verdict, onset_is_when_the_signal_starts_holding)
     cr_expect_eq(v.ranked[0].onset_users, 80);
     cr_expect(strstr(v.summary, "from t=7 s, at 80 users") != NULL, "%s", v.summary);
     cr_expect_gt(v.recommendation_count, 0);
+}
+
+/* A run of 5.07 s in which one worker serves back-to-back 100 ms requests on one core: the
+ * timeline's last second covers 0.07 s. Read as a full second it would make the worker look
+ * idle for most of it; the verdict's means are per second of time covered. */
+Test(analysis, means_weigh_the_last_partial_second_by_its_length)
+{
+    char dir[256];
+    tmpdir_make("partial-second", dir, sizeof(dir));
+    struct store *s;
+    struct error err;
+    const uint64_t start = 1000 * MS, duration = 5070 * MS;
+    cr_assert_eq(store_create(dir, &s, &err), 0, "%s", err.msg);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)start);
+    store_set_info(s, "start_ns", buf, &err);
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)duration);
+    store_set_info(s, "duration_ns", buf, &err);
+    store_set_info(s, "traced", "1", &err);
+    store_set_info(s, "host_cores", "2", &err);
+    store_set_info(s, "target_ports", "8000", &err);
+    cr_assert_eq(server_tables_add_replica(s, 0, "demo", "port:8000", "1", 2, &err), 0, "%s",
+                 err.msg);
+    int cs = client_table_add_stream(s, 1, &err);
+    struct server_streams ss;
+    cr_assert_eq(server_tables_add_streams(s, &ss, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_writer_start(s, &err), 0);
+    for (uint64_t i = 0; i * 100 * MS < duration; i++) {
+        uint64_t from = start + i * 100 * MS;
+        uint64_t to = from + 100 * MS < start + duration ? from + 100 * MS : start + duration;
+        struct client_record c = client(i + 1, 40001, from, to);
+        c.users = 1;
+        cr_assert(store_push(s, cs, 0, &c));
+        struct server_span sp = span(i + 1, 8000, 40001, from, to);
+        sp.first_read_ns = from;
+        sp.oncpu_ns = to - from;
+        sp.tid = 7;
+        with_id(&sp, i + 1);
+        cr_assert(store_push(s, ss.spans, 0, &sp));
+    }
+    for (uint64_t t = 0; t * NS_PER_SEC < duration; t++) {
+        struct replica_window w;
+        memset(&w, 0, sizeof(w));
+        w.start_ns = start + t * NS_PER_SEC;
+        w.end_ns = w.start_ns + NS_PER_SEC < start + duration ? w.start_ns + NS_PER_SEC
+                                                               : start + duration;
+        w.oncpu_ns = w.end_ns - w.start_ns; /* one core, all the time */
+        w.threads = 1;
+        w.requests = 10;
+        cr_assert(store_push(s, ss.windows, 0, &w));
+    }
+    cr_assert_eq(store_writer_stop(s, &err), 0, "%s", err.msg);
+
+    struct analysis a;
+    cr_assert_eq(analysis_run(s, &a, &err), 0, "%s", err.msg);
+    cr_expect_eq(a.timeline.seconds, 6);
+    cr_expect_float_eq(a.timeline.last_second_s, 0.07, 1e-9);
+    cr_expect_float_eq(timeline_second_s(&a.timeline, 0), 1.0, 1e-12);
+    cr_expect_eq(a.steady_to, 6, "the partial second is part of the steady run");
+    cr_expect_float_eq(a.run_input.cpu_cores, 1.0, 0.01, "mean CPU %.3f cores",
+                       a.run_input.cpu_cores);
+    cr_expect_float_eq(a.run_input.busy_workers, 1.0, 0.01, "busy workers %.3f",
+                       a.run_input.busy_workers);
+    analysis_free(&a);
+    store_close(s);
+    tmpdir_remove(dir);
 }

@@ -269,16 +269,20 @@ Test(sweep_cell_report, target_cores_weighs_the_last_partial_second)
     fputs("{\"schema\":1,\"stats\":{\"aggregated\":{\"requests\":500,\"failures\":0}},"
           "\"run\":{\"duration_s\":5.07},\"tracing\":{\"enabled\":true},\"timeline\":[",
           f);
+    /* rows are rates over their length: 1 core for 5 s, then 2 cores for the last 0.07 s */
     for (int t = 0; t <= 5; t++)
-        fprintf(f, "%s{\"t\":%d,\"rps\":%d,\"replicas\":{\"a\":{\"cpu_cores\":%.2f}}}",
-                t ? "," : "", t, t < 5 ? 100 : 7, t < 5 ? 1.0 : 0.07);
+        fprintf(f,
+                "%s{\"t\":%d,\"seconds\":%.2f,\"rps\":100,"
+                "\"replicas\":{\"a\":{\"cpu_cores\":%.2f}}}",
+                t ? "," : "", t, t < 5 ? 1.0 : 0.07, t < 5 ? 1.0 : 2.0);
     fputs("]}", f);
     fclose(f);
     struct cell_report r;
     struct error err;
     cr_assert_eq(cell_report_read(path, NULL, 0, &r, &err), 0, "%s", err.msg);
     cr_expect(r.traced);
-    cr_expect_float_eq(r.target_cores, 1.0, 1e-9, "target cores %.4f", r.target_cores);
+    cr_expect_float_eq(r.target_cores, (5 * 1.0 + 0.07 * 2.0) / 5.07, 1e-9, "target cores %.4f",
+                       r.target_cores);
     tmpdir_remove(dir);
 }
 

@@ -233,6 +233,15 @@ static void sum_second(const struct analysis *a, size_t t, int replica, struct s
     *wait_ms = wait_weight > 0 ? wait_sum / wait_weight : 0;
 }
 
+/* Turns a second's amounts (CPU-seconds, worker-seconds, run-queue ms) into per-second rates. */
+static void scope_sums_per_second(struct scope_sums *s, double len)
+{
+    s->cpu /= len;
+    s->span_cpu /= len;
+    s->busy /= len;
+    s->runq_ms /= len;
+}
+
 static void scope_capacity(const struct analysis *a, int replica, double *workers, double *cores)
 {
     const struct timeline *tl = &a->timeline;
@@ -261,7 +270,8 @@ static void fill_input(const struct analysis *a, int replica, const struct break
     in->host_cores = a->params.host_cores;
     scope_capacity(a, replica, &in->workers, &in->cores_available);
 
-    size_t n = a->timeline.seconds, steady = 0;
+    size_t n = a->timeline.seconds;
+    double steady = 0; /* seconds of the steady window (its last one may be partial) */
     struct scope_sums total = {0};
     double host_cpu = 0, traced_cpu = 0, self_cpu = 0, outside_cpu = 0;
     for (size_t t = 0; t < n; t++) {
@@ -269,9 +279,15 @@ static void fill_input(const struct analysis *a, int replica, const struct break
         double wait = 0, down = 0, ignore_wait, ignore_down;
         sum_second(a, t, replica, &sec, &wait, &down);
         sum_second(a, t, -1, &host, &ignore_wait, &ignore_down);
+        /* from amounts in the second to rates: the last second is usually partial, and read
+         * as a full one a fully busy core there would look idle */
+        double len = timeline_second_s(&a->timeline, t);
+        scope_sums_per_second(&sec, len);
+        scope_sums_per_second(&host, len);
+        down /= len;
         se->users[t] = a->client[t].users;
-        se->requests[t] = (double)a->client[t].requests;
-        se->failures[t] = (double)a->client[t].failures;
+        se->requests[t] = (double)a->client[t].requests / len;
+        se->failures[t] = (double)a->client[t].failures / len;
         const struct generator_second *g = &a->timeline.generator[t];
         se->generator_busy[t] = g->busy;
         se->late_fraction[t] = g->sends ? (double)g->late_sends / (double)g->sends : 0;
@@ -285,27 +301,28 @@ static void fill_input(const struct analysis *a, int replica, const struct break
         total.resets += sec.resets;
         total.retransmits += sec.retransmits;
         if (t >= a->steady_from && t < a->steady_to) {
-            steady++;
-            total.cpu += sec.cpu;
-            total.span_cpu += sec.span_cpu;
-            total.busy += sec.busy;
+            /* means over time: each second weighs its length */
+            steady += len;
+            total.cpu += sec.cpu * len;
+            total.span_cpu += sec.span_cpu * len;
+            total.busy += sec.busy * len;
             /* the host's own count includes processes nobody traced (and the generator) */
-            host_cpu += g->present && g->host_cpu_cores > host.cpu ? g->host_cpu_cores : host.cpu;
-            traced_cpu += host.cpu;
-            self_cpu += g->present ? g->self_cpu_cores : 0;
-            outside_cpu += host.cpu > host.span_cpu ? host.cpu - host.span_cpu : 0;
+            host_cpu += (g->present && g->host_cpu_cores > host.cpu ? g->host_cpu_cores : host.cpu) * len;
+            traced_cpu += host.cpu * len;
+            self_cpu += (g->present ? g->self_cpu_cores : 0) * len;
+            outside_cpu += (host.cpu > host.span_cpu ? host.cpu - host.span_cpu : 0) * len;
             if (g->busy > in->generator_busy_max)
                 in->generator_busy_max = g->busy;
         }
     }
-    if (steady) {
-        in->cpu_cores = total.cpu / (double)steady;
-        in->span_cpu_cores = total.span_cpu / (double)steady;
-        in->busy_workers = total.busy / (double)steady;
-        in->host_cpu_cores = host_cpu / (double)steady;
-        in->traced_cpu_cores = traced_cpu / (double)steady;
-        in->self_cpu_cores = self_cpu / (double)steady;
-        in->outside_cpu_cores = outside_cpu / (double)steady;
+    if (steady > 0) {
+        in->cpu_cores = total.cpu / steady;
+        in->span_cpu_cores = total.span_cpu / steady;
+        in->busy_workers = total.busy / steady;
+        in->host_cpu_cores = host_cpu / steady;
+        in->traced_cpu_cores = traced_cpu / steady;
+        in->self_cpu_cores = self_cpu / steady;
+        in->outside_cpu_cores = outside_cpu / steady;
     }
     in->listen_overflows = total.overflows;
     in->resets = total.resets;

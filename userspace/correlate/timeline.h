@@ -52,6 +52,7 @@ struct replica_info {
 struct timeline {
     uint64_t start_ns;      /* second 0 starts here (the run's start) */
     size_t seconds;
+    double last_second_s;   /* how much of the last second the run covered, (0, 1] */
     unsigned replica_count;
     struct replica_info replicas[TIMELINE_MAX_REPLICAS];
     struct replica_second *rows; /* [seconds * replica_count], row(t, r) */
@@ -63,6 +64,14 @@ static inline struct replica_second *timeline_row(const struct timeline *t, size
                                                   unsigned replica)
 {
     return &t->rows[second * t->replica_count + replica];
+}
+
+/* Length of a second of the timeline: 1, except the last one, which usually covers only the
+ * run's final fraction of a second. A row's amounts (CPU-seconds, worker-seconds, requests)
+ * are what happened in that length; divide by it for rates. */
+static inline double timeline_second_s(const struct timeline *t, size_t second)
+{
+    return second + 1 == t->seconds ? t->last_second_s : 1.0;
 }
 
 /* Builds the timeline of a stored run: seconds [0, duration) from start_ns. */

@@ -279,19 +279,20 @@ static const struct stats_history_row *aggregated_row(const struct stats *s, int
     return NULL;
 }
 
+/* len: the second's length (the last one is usually partial); rates are per second of it */
 static void replica_second(struct json_writer *w, const struct replica_second *row,
-                           const struct replica_info *info)
+                           const struct replica_info *info, double len)
 {
     json_object_begin(w);
-    json_kv_double(w, "cpu_cores", row->cpu_cores);
-    json_kv_double(w, "span_cpu_cores", row->span_cpu_cores);
-    json_kv_double(w, "runq_ms", row->runq_ms);
+    json_kv_double(w, "cpu_cores", row->cpu_cores / len);
+    json_kv_double(w, "span_cpu_cores", row->span_cpu_cores / len);
+    json_kv_double(w, "runq_ms", row->runq_ms / len);
     json_kv_double(w, "runq_p99_ms", row->runq_p99_ms);
     json_kv_double(w, "accept_wait_ms", row->accept_wait_ms);
     json_kv_double(w, "recv_wait_ms", row->recv_wait_ms);
     json_kv_uint(w, "accept_queue_max", row->accept_queue_max);
     json_kv_uint(w, "requests", row->requests);
-    json_kv_double(w, "busy_workers", row->busy_workers);
+    json_kv_double(w, "busy_workers", row->busy_workers / len);
     json_kv_uint(w, "workers", info->workers);
     json_kv_uint(w, "threads", row->threads);
     json_key(w, "offcpu_ms");
@@ -303,6 +304,16 @@ static void replica_second(struct json_writer *w, const struct replica_second *r
     json_kv_uint(w, "resets", row->resets);
     json_kv_uint(w, "listen_overflows", row->listen_overflows);
     json_object_end(w);
+}
+
+/* How much of second t a run of duration_ns covers: 1, or the fraction of its last second. */
+static double second_length(uint64_t duration_ns, size_t t)
+{
+    uint64_t from = (uint64_t)t * NS_PER_SEC;
+    if (duration_ns <= from)
+        return 1.0;
+    uint64_t left = duration_ns - from;
+    return left < NS_PER_SEC ? (double)left / 1e9 : 1.0;
 }
 
 static void timeline_section(struct json_writer *w, const struct document_inputs *in)
@@ -317,11 +328,13 @@ static void timeline_section(struct json_writer *w, const struct document_inputs
     json_array_begin(w);
     for (size_t t = 0; t < seconds; t++) {
         const struct stats_history_row *h = aggregated_row(s, (int64_t)t, &cursor);
+        double len = second_length(in->duration_ns, t);
         json_object_begin(w);
         json_kv_uint(w, "t", t);
+        json_kv_double(w, "seconds", len);
         json_kv_uint(w, "users", h ? h->users : (a && t < a->timeline.seconds ? a->client[t].users : 0));
-        json_kv_double(w, "rps", h ? (double)h->requests : 0);
-        json_kv_double(w, "failures_per_s", h ? (double)h->failures : 0);
+        json_kv_double(w, "rps", h ? (double)h->requests / len : 0);
+        json_kv_double(w, "failures_per_s", h ? (double)h->failures / len : 0);
         if (h && h->requests) {
             json_kv_double(w, "p50_ms", ms_of(h->pct_ns[0]));
             json_kv_double(w, "p95_ms", ms_of(h->pct_ns[5]));
@@ -342,7 +355,7 @@ static void timeline_section(struct json_writer *w, const struct document_inputs
             if (!row->traced)
                 continue;
             json_key(w, a->timeline.replicas[r].name);
-            replica_second(w, row, &a->timeline.replicas[r]);
+            replica_second(w, row, &a->timeline.replicas[r], len);
         }
         json_object_end(w);
         json_object_end(w);

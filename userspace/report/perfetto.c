@@ -324,12 +324,12 @@ static void replica_counters(struct writer *p)
             const struct replica_second *row = timeline_row(tl, t, r);
             if (!row->traced)
                 continue;
-            double ts = (double)t * 1e6;
-            counter(p, pid, "CPU cores", ts, "cores", row->cpu_cores);
-            counter(p, pid, "Busy workers", ts, "workers", row->busy_workers);
+            double ts = (double)t * 1e6, len = timeline_second_s(tl, t);
+            counter(p, pid, "CPU cores", ts, "cores", row->cpu_cores / len);
+            counter(p, pid, "Busy workers", ts, "workers", row->busy_workers / len);
             counter(p, pid, "Accept queue (max)", ts, "connections",
                     (double)row->accept_queue_max);
-            counter(p, pid, "Run queue", ts, "ms/s", row->runq_ms);
+            counter(p, pid, "Run queue", ts, "ms/s", row->runq_ms / len);
             counter(p, pid, "Queue wait", ts, "ms", row->accept_wait_ms + row->recv_wait_ms);
         }
     }

@@ -89,11 +89,10 @@ static void read_verdict(const cJSON *doc, struct cell_report *r)
     str(second, "name", r->runner_up, sizeof(r->runner_up));
 }
 
-/* Mean CPU of all traced replicas together over the seconds that had requests. A row holds the
- * CPU-seconds of its second; the last one covers only the run's final fraction of a second, so
- * the mean divides by the time covered rather than by the rows (a 5.07 s run would otherwise
- * read 1 busy core as 0.83). */
-static double target_cores(const cJSON *timeline, double duration_s)
+/* Mean CPU of all traced replicas together over the seconds that had requests. A row's
+ * cpu_cores is a rate over its length ("seconds"), and the last row usually covers only the
+ * run's final fraction of a second, so each row weighs its length. */
+static double target_cores(const cJSON *timeline)
 {
     double cpu_seconds = 0, covered = 0;
     const cJSON *row, *rows = cJSON_IsArray(timeline) ? timeline : NULL;
@@ -106,9 +105,11 @@ static double target_cores(const cJSON *timeline, double duration_s)
             double c = num(rep, "cpu_cores");
             cores += isnan(c) ? 0 : c;
         }
-        double span = duration_s - num(row, "t");
-        cpu_seconds += cores;
-        covered += span > 0 && span < 1 ? span : 1;
+        double len = num(row, "seconds");
+        if (!(len > 0 && len <= 1))
+            len = 1;
+        cpu_seconds += cores * len;
+        covered += len;
     }
     return covered > 0 ? cpu_seconds / covered : NAN;
 }
@@ -116,7 +117,7 @@ static double target_cores(const cJSON *timeline, double duration_s)
 static void read_server(const cJSON *doc, struct cell_report *r)
 {
     r->traced = cJSON_IsTrue(get(get(doc, "tracing"), "enabled"));
-    r->target_cores = r->traced ? target_cores(get(doc, "timeline"), r->duration_s) : NAN;
+    r->target_cores = r->traced ? target_cores(get(doc, "timeline")) : NAN;
     r->on_cpu_ms = r->run_queue_ms = r->queue_ms = r->run_queue_share = NAN;
     const cJSON *row;
     cJSON_ArrayForEach(row, get(get(doc, "breakdown"), "rows")) {
