@@ -248,6 +248,13 @@ Test(demo_server, too_few_workers_with_downstream_give_20_rps, .timeout = 120)
     demo_fixture_reqs_free(&f);
 }
 
+/* How many quiet, steady runs a CPU cost is the median of. On this VM a fixed workload's CPU
+ * time swings by -40%..+60% between seconds and per CPU, and a probe on another thread does not
+ * follow the swings the model sees (measured: a run the probe found 48% slow cost 21 ms per
+ * 20 ms job, one it found 6% fast cost 29.6 ms): ~1 run in 6 lands outside +-25%, and slow
+ * spells last several runs. A median of 5 needs 3 of them off the same way. */
+#define COST_RUNS 5
+
 /* One worker pinned to CPU 0 with a model costing C ms serves 1000 / C req/s (+-20%), and
  * the C it costs is the --model-cost asked for (+-25%). The second is checked on the median
  * of quiet, steady runs; chaining both tolerances into "req/s vs 1000 / --model-cost" would
@@ -258,9 +265,9 @@ static void check_cpu_bound(const char *cost, unsigned threads)
     double c = atof(cost);
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
-    struct demo_measure runs[3];
-    int n = demo_fixture_measure_runs(flags, &f.reqs[1], 1, threads, 5 * SEC, 3, runs);
-    double cpu[3];
+    struct demo_measure runs[COST_RUNS];
+    int n = demo_fixture_measure_runs(flags, &f.reqs[1], 1, threads, 5 * SEC, COST_RUNS, runs);
+    double cpu[COST_RUNS];
     for (int i = 0; i < n; i++) {
         const struct demo_measure *m = &runs[i];
         /* the worker is the bottleneck: on its CPU all the time, so 1000 / C req/s */
@@ -271,7 +278,7 @@ static void check_cpu_bound(const char *cost, unsigned threads)
                   "model_ms %.2f vs %.2f ms CPU per request", model_ms, m->cpu_ms_per_req);
         cpu[i] = m->cpu_ms_per_req;
     }
-    if (n >= 2) /* a median of one run is one coin toss on this VM */
+    if (n >= 3) /* a median of one run is one coin toss on this VM */
         expect_within(demo_median(cpu, n), c, 0.25, "median CPU ms per request vs --model-cost");
     demo_fixture_reqs_free(&f);
 }
@@ -291,7 +298,7 @@ Test(demo_server, cpu_bound_100ms_on_one_core_gives_10_rps, .timeout = 300)
     check_cpu_bound("100", 3);
 }
 
-Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
+Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 600)
 {
     /* 1 model worker at C ms per job caps throughput at 1000 / C (+-20%) whether 2 or 8 API
      * workers feed it, and C is the --model-cost asked for (+-25%, median of quiet, steady
@@ -304,9 +311,9 @@ Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
     struct demo_fixture_reqs f;
     demo_fixture_reqs_init(&f);
     for (int k = 0; k < 2; k++) {
-        struct demo_measure runs[3];
-        double model[3];
-        int n = demo_fixture_measure_runs(configs[k], &f.reqs[1], 1, 8, 5 * SEC, 3, runs);
+        struct demo_measure runs[COST_RUNS];
+        double model[COST_RUNS];
+        int n = demo_fixture_measure_runs(configs[k], &f.reqs[1], 1, 8, 5 * SEC, COST_RUNS, runs);
         for (int i = 0; i < n; i++) {
             const struct demo_measure *m = &runs[i];
             /* the cap is the model worker, computing all the time */
@@ -323,7 +330,7 @@ Test(demo_server, queue_caps_throughput_at_the_model_workers, .timeout = 300)
                              queue, latency);
             }
         }
-        if (n >= 2)
+        if (n >= 3)
             expect_within(demo_median(model, n), 20, 0.25, "median model ms per job");
     }
     demo_fixture_reqs_free(&f);

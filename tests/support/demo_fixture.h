@@ -69,7 +69,7 @@ void demo_fixture_measure(const char *const *flags, const struct demo_req *reqs,
 /* Takes `runs` quiet and steady measurements, each with a fresh server and so a fresh
  * calibration, in up to 2 x runs attempts; stores them in each[] and returns how many it got.
  * The caller compares CPU per request and throughput with --model-cost on their medians
- * when it got at least 2. */
+ * when it got at least 3. */
 int demo_fixture_measure_runs(const char *const *flags, const struct demo_req *reqs,
                               size_t n_reqs, unsigned threads, uint64_t duration_ns, int runs,
                               struct demo_measure *each);
