@@ -1,9 +1,11 @@
 /* The run store: records streamed from several threads arrive intact and in full, losses are
  * counted, and a stored run reopens. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/client_table.h"
 #include "store/store.h"
@@ -69,7 +71,33 @@ static int check_record(void *ctx, const struct client_record *r)
     return 0;
 }
 
-Test(store, streams_records_from_threads_and_reads_them_back)
+static int64_t rows_in(struct store *s, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Files in dir other than the database and its WAL / shared-memory companions. */
+static int stray_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && strncmp(e->d_name, "run.db", 6) != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void streams_and_reads_back(bool spool)
 {
     char dir[256];
     tmpdir_make("store", dir, sizeof(dir));
@@ -80,6 +108,7 @@ Test(store, streams_records_from_threads_and_reads_them_back)
     cr_assert_geq(stream, 0, "%s", err.msg);
     cr_assert_eq(client_table_add_endpoint(s, 0, "GET", "/health", "/health", 1, &err), 0);
     cr_assert_eq(store_set_info(s, "command", "loadscope run -u 10", &err), 0);
+    store_spool_during_run(s, spool);
     cr_assert_eq(store_writer_start(s, &err), 0, "%s", err.msg);
 
     struct producer p[2] = {{s, stream, 0, 0}, {s, stream, 1, 0}};
@@ -88,7 +117,21 @@ Test(store, streams_records_from_threads_and_reads_them_back)
         pthread_create(&t[i], NULL, produce, &p[i]);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
+    /* inserted as they come: visible within seconds (the first transaction holds everything
+     * queued by then); spooled: none before the writer stops, given the same time */
+    int64_t seen = 0;
+    for (int i = 0; i < 100 && seen == 0; i++) {
+        struct timespec pause = {0, STORE_FLUSH_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        seen = rows_in(s, "client_requests");
+    }
+    if (spool)
+        cr_expect_eq(seen, 0, "spooled rows are inserted when the writer stops");
+    else
+        cr_expect_gt(seen, 0, "rows are inserted as they come");
     cr_assert_eq(store_writer_stop(s, &err), 0, "%s", err.msg);
+    cr_expect_eq(rows_in(s, "client_requests"), 2 * PER_THREAD);
+    cr_expect_eq(stray_files(dir), 0, "the spool leaves no file behind");
     cr_expect_eq(store_stream_written(s, stream), 2 * PER_THREAD);
     store_close(s);
 
@@ -102,6 +145,16 @@ Test(store, streams_records_from_threads_and_reads_them_back)
     cr_expect_str_eq(value, "loadscope run -u 10");
     store_close(s);
     tmpdir_remove(dir);
+}
+
+Test(store, streams_records_from_threads_and_reads_them_back)
+{
+    streams_and_reads_back(false);
+}
+
+Test(store, spools_records_during_the_run_and_inserts_them_all_when_it_stops)
+{
+    streams_and_reads_back(true);
 }
 
 static int bind_nothing(sqlite3_stmt *st, const void *rec)

@@ -97,8 +97,10 @@ run_wrk() {
 }
 
 start_trace() {   # $1: extra flags
+    # every output as a user gets it: spans, windows and profiles in the run store, the
+    # reports written when it stops (after the measurement)
     taskset -c 0 "$BIN" trace --replica "$SERVER=port:$SERVER_PORT" -t 600s -q --profile-hz 49 \
-        --spans-csv /dev/null ${1:-} > "$DIR/trace.out" 2> "$DIR/trace.err" &
+        --out "$DIR/run" ${1:-} > "$DIR/trace.out" 2> "$DIR/trace.err" &
     TRACE_PID=$!
     sleep 1.5
     kill -0 "$TRACE_PID" 2>/dev/null || { cat "$DIR/trace.err" >&2; exit 1; }
@@ -107,6 +109,7 @@ stop_trace() {
     kill -INT "$TRACE_PID"
     wait "$TRACE_PID" || true
     TRACE_PID=""
+    rm -rf "$DIR/run"
 }
 
 add() { echo "$1 $2" | awk '{print $1+$2}'; }

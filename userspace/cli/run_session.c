@@ -342,6 +342,8 @@ int run_session_open(struct run_session **out, const struct scenario *sc,
         describe_run(s, sc, err) != 0)
         goto fail;
     start_tracing(s, sc);
+    /* inserting rows during the run would take CPU from the load and the server it measures */
+    store_spool_during_run(s->store, true);
     if (store_writer_start(s->store, err) != 0)
         goto fail;
     *out = s;

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@ struct stream {
     struct spsc_ring *queues; /* one per producer */
     _Atomic uint64_t *lost;   /* one per producer: only that producer writes it */
     uint64_t written;         /* writer thread only */
+    FILE *spool;              /* records waiting to be inserted when the writer stops */
 };
 
 struct store {
@@ -45,6 +47,7 @@ struct store {
     char writer_error[256];
     char *deferred[STORE_MAX_DEFERRED]; /* CREATE INDEX statements run when the writer stops */
     int ndeferred;
+    bool spool_streams; /* store_spool_during_run */
 };
 
 static int mkdir_p(const char *path)
@@ -271,8 +274,40 @@ bool store_push(struct store *s, int stream, unsigned producer, const void *reco
     return false;
 }
 
-/* Inserts everything queued so far, in one transaction. Writer thread only. */
-static int drain_all(struct store *s)
+static void insert_records(struct store *s, struct stream *st, const unsigned char *records,
+                           size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        st->def.bind(st->insert, records + k * st->def.record_size);
+        int rc = sqlite3_step(st->insert);
+        sqlite3_reset(st->insert);
+        if (rc != SQLITE_DONE && s->writer_error[0] == '\0')
+            snprintf(s->writer_error, sizeof(s->writer_error), "%s: %s", st->name,
+                     sqlite3_errmsg(s->wdb));
+        else if (rc == SQLITE_DONE)
+            st->written++;
+    }
+}
+
+/* Appends records to the stream's spool; false when the spool cannot take them (the caller
+ * inserts them instead). */
+static bool spool_records(struct store *s, struct stream *st, const unsigned char *records,
+                          size_t n)
+{
+    if (!st->spool)
+        return false;
+    if (fwrite(records, st->def.record_size, n, st->spool) == n)
+        return true;
+    /* a full disk: what the spool holds is still inserted when the writer stops, the rest
+     * goes straight to the database from now on */
+    snprintf(s->writer_error, sizeof(s->writer_error), "%s: spool: %s", st->name,
+             strerror(errno));
+    return false;
+}
+
+/* Moves everything queued so far out of the producers' queues: into the spools while the run
+ * goes on (spooling), else into the database, in one transaction. Writer thread only. */
+static int drain_all(struct store *s, bool spooling)
 {
     if (sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
@@ -280,21 +315,35 @@ static int drain_all(struct store *s)
         struct stream *st = &s->streams[i];
         for (unsigned p = 0; p < st->def.producers; p++) {
             size_t n;
-            while ((n = spsc_pop_many(&st->queues[p], s->batch, STORE_BATCH)) > 0) {
-                for (size_t k = 0; k < n; k++) {
-                    st->def.bind(st->insert, s->batch + k * st->def.record_size);
-                    int rc = sqlite3_step(st->insert);
-                    sqlite3_reset(st->insert);
-                    if (rc != SQLITE_DONE && s->writer_error[0] == '\0')
-                        snprintf(s->writer_error, sizeof(s->writer_error), "%s: %s",
-                                 st->name, sqlite3_errmsg(s->wdb));
-                    else if (rc == SQLITE_DONE)
-                        st->written++;
-                }
-            }
+            while ((n = spsc_pop_many(&st->queues[p], s->batch, STORE_BATCH)) > 0)
+                if (!spooling || !spool_records(s, st, s->batch, n))
+                    insert_records(s, st, s->batch, n);
         }
     }
     return sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Inserts what the spools hold, stream by stream in arrival order, then closes them (they are
+ * anonymous files: closing frees their space). Writer thread, once the run is over. */
+static void import_spools(struct store *s)
+{
+    for (int i = 0; i < s->nstreams; i++) {
+        struct stream *st = &s->streams[i];
+        if (!st->spool)
+            continue;
+        size_t n;
+        if (fflush(st->spool) == 0 && fseek(st->spool, 0, SEEK_SET) == 0 &&
+            sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+            while ((n = fread(s->batch, st->def.record_size, STORE_BATCH, st->spool)) > 0)
+                insert_records(s, st, s->batch, n);
+            sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
+        } else if (s->writer_error[0] == '\0') {
+            snprintf(s->writer_error, sizeof(s->writer_error), "%s: reading the spool: %s",
+                     st->name, strerror(errno));
+        }
+        fclose(st->spool);
+        st->spool = NULL;
+    }
 }
 
 static void *writer_main(void *arg)
@@ -304,10 +353,28 @@ static void *writer_main(void *arg)
     const struct timespec pause = {0, STORE_FLUSH_MS * 1000000L};
     while (!atomic_load(&s->stop_requested)) {
         nanosleep(&pause, NULL);
-        drain_all(s);
+        drain_all(s, true);
     }
-    drain_all(s);
+    import_spools(s);
+    drain_all(s, false);
     return NULL;
+}
+
+/* An anonymous file beside the database (same filesystem, so the space it takes is where the
+ * run is going anyway); NULL when the filesystem cannot make one: then that stream is inserted
+ * during the run, as it comes. */
+static FILE *open_spool(const struct store *s)
+{
+    int fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    return f;
 }
 
 /* True when a stream inserts into `table`. */
@@ -372,11 +439,19 @@ int store_writer_start(struct store *s, struct error *err)
         return 0;
     if (defer_indexes(s, err) != 0)
         return -1;
+    if (s->spool_streams)
+        for (int i = 0; i < s->nstreams; i++)
+            s->streams[i].spool = open_spool(s);
     atomic_store(&s->stop_requested, false);
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return error_set(err, "store: cannot start the writer thread");
     s->writer_running = true;
     return 0;
+}
+
+void store_spool_during_run(struct store *s, bool on)
+{
+    s->spool_streams = on;
 }
 
 uint64_t store_stream_lost(struct store *s, int stream)
