@@ -2,6 +2,9 @@
  * counted, and a stored run reopens. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,7 +76,7 @@ static int check_record(void *ctx, const struct client_record *r)
 
 static int64_t rows_in(struct store *s, const char *table)
 {
-    char sql[128];
+    char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
@@ -358,5 +361,58 @@ Test(store, server_spans_and_windows_round_trip)
     cr_expect_eq(sqlite3_column_int(st, 2), 1000);
     sqlite3_finalize(st);
     store_close(s);
+    tmpdir_remove(dir);
+}
+
+/* A run whose process dies (SIGKILL, a crash) while spooling leaves its spool beside run.db;
+ * recovery inserts every record, removes the spool and builds the indexes the run had
+ * dropped. */
+Test(store, recovers_the_spool_of_a_run_that_died)
+{
+    char dir[256];
+    tmpdir_make("store-crash", dir, sizeof(dir));
+    enum { N = 50000 };
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct store *s;
+        struct error err;
+        if (store_create(dir, &s, &err) != 0 || client_table_add_stream(s, 1, &err) < 0)
+            _exit(2);
+        store_spool_during_run(s, true);
+        if (store_writer_start(s, &err) != 0)
+            _exit(3);
+        for (unsigned i = 0; i < N; i++) {
+            struct client_record r = make_record(0, i);
+            while (!store_push(s, 0, 0, &r))
+                sched_yield();
+        }
+        struct timespec pause = {0, 5 * STORE_FLUSH_MS * 1000000L};
+        nanosleep(&pause, NULL); /* the writer spools what was pushed */
+        kill(getpid(), SIGKILL);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
+    cr_expect_eq(stray_files(dir), 1, "the spool is left behind");
+
+    struct store *s;
+    struct error err;
+    cr_assert_eq(store_open(dir, false, &s, &err), 0, "%s", err.msg);
+    cr_expect_eq(rows_in(s, "client_requests"), 0);
+    cr_assert_geq(client_table_add_stream(s, 1, &err), 0, "%s", err.msg);
+    uint64_t recovered = 0;
+    cr_assert_eq(store_recover_spools(s, &recovered, &err), 0, "%s", err.msg);
+    cr_expect_eq(recovered, N);
+    cr_expect_eq(rows_in(s, "client_requests"), N);
+    cr_expect_eq(rows_in(s, "sqlite_master WHERE type = 'index' AND name = "
+                            "'client_requests_by_end'"),
+                 1, "the index is built again");
+    struct check c = {0};
+    cr_assert_eq(client_table_each(s, check_record, &c, &err), 0, "%s", err.msg);
+    cr_expect_eq(c.count, N);
+    cr_expect_eq(c.bad, 0, "%llu records differ or are out of order", (unsigned long long)c.bad);
+    store_close(s);
+    cr_expect_eq(stray_files(dir), 0, "the spool is gone");
     tmpdir_remove(dir);
 }

@@ -7,9 +7,10 @@
 #
 # Client CPU = user+sys of the client process (wait4 rusage). For loadscope two figures:
 #   run    CPU when the run ends (its summary is printed): engine thread, run-store writer
-#          thread (every record into SQLite), live statistics — what load generation costs;
-#   whole  the whole process, including what it does after the run (correlation, report.json,
-#          HTML, Markdown, CSVs, the Perfetto trace of every request) — grows with the run;
+#          thread (spooling every record), live statistics — what load generation costs;
+#   whole  the whole process, including what it does after the run (the store's inserts of the
+#          spooled records, correlation, report.json, HTML, Markdown, CSVs, the Perfetto trace
+#          of every request) — grows with the run;
 # and the store writer thread's share of the run CPU ("store"), with the run figure recomputed
 # without it ("no store": an estimate — the store's only other cost is a 72-byte queue push per
 # request on the engine thread).
@@ -207,11 +208,16 @@ r1 = rss_kb(p.pid)
 time.sleep(RSS_SECS - RSS_FIRST)
 r2 = rss_kb(p.pid)
 # Killed, not stopped: the outputs of tens of millions of requests take minutes to write and
-# are not what this measures. The store has every request up to its last flush (100 ms).
+# are not what this measures. The store has every request up to its last flush (100 ms): in
+# run.db, or in the spool it inserts when a run stops (`loadscope report` recovers it after a
+# kill), as raw 72-byte records (struct client_record).
 p.kill()
 p.wait()
 import sqlite3
 n = sqlite3.connect(f"{DIR}/rss-run/run.db").execute("SELECT count(*) FROM client_requests").fetchone()[0]
+spool = f"{DIR}/rss-run/client_requests.spool"
+if os.path.exists(spool):
+    n += os.path.getsize(spool) // 72
 subprocess.run(["rm", "-rf", f"{DIR}/rss-run"])
 growth = (r2 - r1) / r1 * 100 if r1 else float("nan")
 print(f"loadscope RSS at full rate (engine auto): {r1 / 1024:.1f} MB after {RSS_FIRST} s, "

@@ -12,6 +12,8 @@
 #include "cli/stored_run.h"
 #include "common/error.h"
 #include "report/console.h"
+#include "store/client_table.h"
+#include "store/server_tables.h"
 
 static const char usage_text[] =
     "usage: loadscope report DIR [options]\n"
@@ -39,6 +41,23 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* A run whose process died (a crash, SIGKILL) leaves the rows it had spooled beside run.db
+ * (store_spool_during_run): they go into the database before anything is read. */
+static int recover_spools(struct store *store, const char *dir, struct error *err)
+{
+    struct server_streams streams;
+    uint64_t recovered = 0;
+    if (client_table_add_stream(store, 1, err) < 0 ||
+        server_tables_add_streams(store, &streams, err) != 0 ||
+        store_recover_spools(store, &recovered, err) != 0)
+        return -1;
+    if (recovered)
+        fprintf(stderr, "loadscope: %s: stored %llu rows its run had spooled when it stopped "
+                        "without finishing\n",
+                dir, (unsigned long long)recovered);
+    return 0;
+}
 
 int cmd_report(int argc, char **argv)
 {
@@ -76,6 +95,11 @@ int cmd_report(int argc, char **argv)
     if (store_open(dir, false, &store, &err) != 0) {
         fprintf(stderr, "loadscope: %s\n", err.msg);
         return EXIT_USAGE;
+    }
+    if (recover_spools(store, dir, &err) != 0) {
+        fprintf(stderr, "loadscope: %s: %s\n", dir, err.msg);
+        store_close(store);
+        return EXIT_RUNTIME;
     }
     struct stored_run run;
     if (stored_run_load(store, &run, &err) != 0) {

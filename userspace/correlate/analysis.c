@@ -39,8 +39,9 @@ int analysis_read_params(struct store *s, struct analysis_params *p, struct erro
     memset(p, 0, sizeof(*p));
     char buf[256];
     if (store_get_info(s, "start_ns", buf, sizeof(buf)) != 0)
-        return error_set(err, "the run store has no start time (run_info start_ns): the run "
-                              "ended before it began");
+        return error_set(err, "the run store has no start time (run_info start_ns): its run "
+                              "ended before it began, or died before it could finish (its "
+                              "rows can still be queried in run.db)");
     p->start_ns = strtoull(buf, NULL, 10);
     if (store_get_info(s, "duration_ns", buf, sizeof(buf)) == 0)
         p->duration_ns = strtoull(buf, NULL, 10);

@@ -1,7 +1,6 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -289,8 +288,48 @@ static void insert_records(struct store *s, struct stream *st, const unsigned ch
     }
 }
 
-/* Appends records to the stream's spool; false when the spool cannot take them (the caller
- * inserts them instead). */
+/* The spool of a stream: DIR/<stream>.spool, raw records in arrival order. A file with a name
+ * rather than an anonymous one so that a run that crashed leaves it for store_recover_spools. */
+static void spool_path(const struct store *s, const struct stream *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s.spool", s->dir, st->name);
+}
+
+/* Inserts n records read from f, in batches. No transaction of its own. */
+static uint64_t insert_file(struct store *s, struct stream *st, FILE *f)
+{
+    uint64_t count = 0;
+    size_t n;
+    while ((n = fread(s->batch, st->def.record_size, STORE_BATCH, f)) > 0) {
+        insert_records(s, st, s->batch, n);
+        count += n;
+    }
+    return count;
+}
+
+/* Inserts what the stream's spool holds and removes it; from then on its records go straight
+ * to the database. Inside the caller's transaction. */
+static void import_spool(struct store *s, struct stream *st)
+{
+    if (!st->spool)
+        return;
+    if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0) {
+        if (s->writer_error[0] == '\0')
+            snprintf(s->writer_error, sizeof(s->writer_error), "%s: reading the spool: %s",
+                     st->name, strerror(errno));
+    } else {
+        insert_file(s, st, st->spool);
+    }
+    fclose(st->spool);
+    st->spool = NULL;
+    char path[PATH_MAX + 64];
+    spool_path(s, st, path, sizeof(path));
+    unlink(path);
+}
+
+/* Appends records to the stream's spool; false when there is no spool or it cannot take them
+ * (a full disk: what it holds is inserted at once, so rows stay in arrival order, and the
+ * caller inserts these). */
 static bool spool_records(struct store *s, struct stream *st, const unsigned char *records,
                           size_t n)
 {
@@ -298,10 +337,10 @@ static bool spool_records(struct store *s, struct stream *st, const unsigned cha
         return false;
     if (fwrite(records, st->def.record_size, n, st->spool) == n)
         return true;
-    /* a full disk: what the spool holds is still inserted when the writer stops, the rest
-     * goes straight to the database from now on */
-    snprintf(s->writer_error, sizeof(s->writer_error), "%s: spool: %s", st->name,
-             strerror(errno));
+    if (s->writer_error[0] == '\0')
+        snprintf(s->writer_error, sizeof(s->writer_error), "%s: spool: %s", st->name,
+                 strerror(errno));
+    import_spool(s, st);
     return false;
 }
 
@@ -313,37 +352,20 @@ static int drain_all(struct store *s, bool spooling)
         return -1;
     for (int i = 0; i < s->nstreams; i++) {
         struct stream *st = &s->streams[i];
+        if (!spooling)
+            import_spool(s, st); /* older than what is still queued */
         for (unsigned p = 0; p < st->def.producers; p++) {
             size_t n;
             while ((n = spsc_pop_many(&st->queues[p], s->batch, STORE_BATCH)) > 0)
                 if (!spooling || !spool_records(s, st, s->batch, n))
                     insert_records(s, st, s->batch, n);
         }
+        /* into the kernel every flush: a run that dies loses at most STORE_FLUSH_MS */
+        if (st->spool && fflush(st->spool) != 0 && s->writer_error[0] == '\0')
+            snprintf(s->writer_error, sizeof(s->writer_error), "%s: spool: %s", st->name,
+                     strerror(errno));
     }
     return sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* Inserts what the spools hold, stream by stream in arrival order, then closes them (they are
- * anonymous files: closing frees their space). Writer thread, once the run is over. */
-static void import_spools(struct store *s)
-{
-    for (int i = 0; i < s->nstreams; i++) {
-        struct stream *st = &s->streams[i];
-        if (!st->spool)
-            continue;
-        size_t n;
-        if (fflush(st->spool) == 0 && fseek(st->spool, 0, SEEK_SET) == 0 &&
-            sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
-            while ((n = fread(s->batch, st->def.record_size, STORE_BATCH, st->spool)) > 0)
-                insert_records(s, st, s->batch, n);
-            sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
-        } else if (s->writer_error[0] == '\0') {
-            snprintf(s->writer_error, sizeof(s->writer_error), "%s: reading the spool: %s",
-                     st->name, strerror(errno));
-        }
-        fclose(st->spool);
-        st->spool = NULL;
-    }
 }
 
 static void *writer_main(void *arg)
@@ -355,25 +377,19 @@ static void *writer_main(void *arg)
         nanosleep(&pause, NULL);
         drain_all(s, true);
     }
-    import_spools(s);
-    drain_all(s, false);
+    drain_all(s, false); /* the spools, then what is still queued */
     return NULL;
 }
 
-/* An anonymous file beside the database (same filesystem, so the space it takes is where the
- * run is going anyway); NULL when the filesystem cannot make one: then that stream is inserted
- * during the run, as it comes. */
-static FILE *open_spool(const struct store *s)
+/* NULL when the file cannot be made: then that stream is inserted during the run, as it
+ * comes. */
+static FILE *open_spool(const struct store *s, const struct stream *st)
 {
-    int fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "w+");
-    if (!f) {
-        close(fd);
-        return NULL;
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    char path[PATH_MAX + 64];
+    spool_path(s, st, path, sizeof(path));
+    FILE *f = fopen(path, "w+e");
+    if (f)
+        setvbuf(f, NULL, _IOFBF, 1 << 20);
     return f;
 }
 
@@ -441,7 +457,7 @@ int store_writer_start(struct store *s, struct error *err)
         return -1;
     if (s->spool_streams)
         for (int i = 0; i < s->nstreams; i++)
-            s->streams[i].spool = open_spool(s);
+            s->streams[i].spool = open_spool(s, &s->streams[i]);
     atomic_store(&s->stop_requested, false);
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return error_set(err, "store: cannot start the writer thread");
@@ -452,6 +468,36 @@ int store_writer_start(struct store *s, struct error *err)
 void store_spool_during_run(struct store *s, bool on)
 {
     s->spool_streams = on;
+}
+
+int store_recover_spools(struct store *s, uint64_t *recovered, struct error *err)
+{
+    *recovered = 0;
+    if (s->writer_running)
+        return error_set(err, "store: spools are recovered before the writer starts");
+    for (int i = 0; i < s->nstreams; i++) {
+        struct stream *st = &s->streams[i];
+        char path[PATH_MAX + 64];
+        spool_path(s, st, path, sizeof(path));
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+            fclose(f);
+            return error_set(err, "sqlite: %s", sqlite3_errmsg(s->wdb));
+        }
+        *recovered += insert_file(s, st, f);
+        fclose(f);
+        if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return error_set(err, "sqlite: %s", sqlite3_errmsg(s->wdb));
+        if (s->writer_error[0])
+            return error_set(err, "store: %s", s->writer_error);
+        unlink(path);
+    }
+    /* the run died with its indexes dropped (defer_indexes): the schema builds them again */
+    if (*recovered && store_exec(s, store_schema_sql, err) != 0)
+        return -1;
+    return 0;
 }
 
 uint64_t store_stream_lost(struct store *s, int stream)
