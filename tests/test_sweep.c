@@ -424,7 +424,10 @@ static void check_analysis(const cJSON *doc, struct conditions k)
     cr_expect_eq(knee, 2, "throughput stops scaling at 2 replicas");
     cr_expect(found, "the knee is found inside the grid");
     cr_expect(cJSON_IsTrue(get(usl, "has_peak")), "the USL fit peaks");
-    cr_expect(num(usl, "peak_n") > 1.5 && num(usl, "peak_n") < 4, "USL peak at %.2f replicas",
+    /* past 2 replicas throughput is flat or falls a little (4 CPU-bound processes on 2 cores
+     * cost only context switches and cache): RPS(4)/RPS(2) measured 0.87-1.0, which puts the
+     * fitted peak anywhere from ~2.7 to ~4.5 replicas, not at 10 */
+    cr_expect(num(usl, "peak_n") > 1.5 && num(usl, "peak_n") < 6, "USL peak at %.2f replicas",
               num(usl, "peak_n"));
     /* the why: a finding says the cores are saturated beyond 2 replicas */
     const cJSON *f;
