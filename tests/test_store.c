@@ -416,3 +416,39 @@ Test(store, recovers_the_spool_of_a_run_that_died)
     cr_expect_eq(stray_files(dir), 0, "the spool is gone");
     tmpdir_remove(dir);
 }
+
+/* `loadscope report` on the directory of a run still going must not take its spool: the run
+ * inserts it when it stops, and would otherwise insert those rows twice. */
+Test(store, leaves_the_spool_of_a_live_run_alone)
+{
+    char dir[256];
+    tmpdir_make("store-live", dir, sizeof(dir));
+    enum { N = 20000 };
+    struct store *run;
+    struct error err;
+    cr_assert_eq(store_create(dir, &run, &err), 0, "%s", err.msg);
+    cr_assert_geq(client_table_add_stream(run, 1, &err), 0, "%s", err.msg);
+    store_spool_during_run(run, true);
+    cr_assert_eq(store_writer_start(run, &err), 0, "%s", err.msg);
+    for (unsigned i = 0; i < N; i++) {
+        struct client_record r = make_record(0, i);
+        while (!store_push(run, 0, 0, &r))
+            sched_yield();
+    }
+    struct timespec pause = {0, 3 * STORE_FLUSH_MS * 1000000L};
+    nanosleep(&pause, NULL);
+
+    struct store *reader;
+    cr_assert_eq(store_open(dir, false, &reader, &err), 0, "%s", err.msg);
+    cr_assert_geq(client_table_add_stream(reader, 1, &err), 0, "%s", err.msg);
+    uint64_t recovered = 99;
+    cr_assert_eq(store_recover_spools(reader, &recovered, &err), 0, "%s", err.msg);
+    cr_expect_eq(recovered, 0, "a live run's spool was taken");
+    store_close(reader);
+
+    cr_assert_eq(store_writer_stop(run, &err), 0, "%s", err.msg);
+    cr_expect_eq(rows_in(run, "client_requests"), N, "every row once");
+    store_close(run);
+    cr_expect_eq(stray_files(dir), 0);
+    tmpdir_remove(dir);
+}

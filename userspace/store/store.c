@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -388,8 +389,14 @@ static FILE *open_spool(const struct store *s, const struct stream *st)
     char path[PATH_MAX + 64];
     spool_path(s, st, path, sizeof(path));
     FILE *f = fopen(path, "w+e");
-    if (f)
-        setvbuf(f, NULL, _IOFBF, 1 << 20);
+    if (!f)
+        return NULL;
+    /* held while this process lives: store_recover_spools leaves a live run's spool alone */
+    if (flock(fileno(f), LOCK_EX | LOCK_NB) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
     return f;
 }
 
@@ -482,6 +489,10 @@ int store_recover_spools(struct store *s, uint64_t *recovered, struct error *err
         FILE *f = fopen(path, "re");
         if (!f)
             continue;
+        if (flock(fileno(f), LOCK_EX | LOCK_NB) != 0) {
+            fclose(f); /* its run is still going: it inserts the spool itself when it stops */
+            continue;
+        }
         if (sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
             fclose(f);
             return error_set(err, "sqlite: %s", sqlite3_errmsg(s->wdb));

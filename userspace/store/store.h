@@ -62,7 +62,8 @@ struct store_stream_def {
 void store_spool_during_run(struct store *s, bool on);
 
 /* Inserts the spools a run left behind (its streams added, the writer not started) and
- * removes them; *recovered: how many records. */
+ * removes them; *recovered: how many records. The spools of a run still going (its writer
+ * holds a lock on them) are left to it. */
 int store_recover_spools(struct store *s, uint64_t *recovered, struct error *err);
 
 /* Adds a stream before the writer starts; returns its id (>= 0) or -1. */
