@@ -165,6 +165,8 @@ static void measure_once(const char *const *flags, const struct demo_req *reqs, 
     m->quiet = m->foreign_cores < DEMO_QUIET_CORES;
     m->steady = fabs(m->speed_change) < DEMO_STABLE_SPEED;
     const char *model = strstr(s.ready_line, " model=");
+    const char *calibrated = strstr(s.ready_line, " model_ms=");
+    m->calibrated_ms = calibrated ? atof(calibrated + strlen(" model_ms=")) : NAN;
     cr_log_info("%.40s: %.1f req/s, %.2f ms CPU/req, %.2f+%.2f cores, others %.2f, "
                 "speed %+.0f%%", model ? model : "?", m->rps, m->cpu_ms_per_req, m->cores,
                 m->wait_cores, m->foreign_cores, m->speed_change * 100);

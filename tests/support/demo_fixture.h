@@ -39,6 +39,8 @@ void demo_fixture_expect_clean(const struct demo_load_result *r, const char *wha
 struct demo_measure {
     double rps;
     double cpu_ms_per_req; /* the server's process group, on-CPU time (schedstat) */
+    double calibrated_ms;  /* CPU ms per /predict the server measured when it calibrated
+                            * (its ready line's model_ms) */
     double cores;          /* the server's on-CPU time / wall time */
     double wait_cores;     /* the server's run-queue wait / wall time */
     double foreign_cores;  /* CPU used by processes other than the server and this test */
