@@ -192,8 +192,7 @@ int timeline_build(struct store *s, uint64_t start_ns, uint64_t duration_ns, str
     out->seconds = (size_t)((duration_ns + NS_PER_SEC - 1) / NS_PER_SEC);
     if (out->seconds == 0)
         out->seconds = 1;
-    uint64_t last_ns = duration_ns - (uint64_t)(out->seconds - 1) * NS_PER_SEC;
-    out->last_second_s = duration_ns && last_ns < NS_PER_SEC ? (double)last_ns / 1e9 : 1.0;
+    out->last_second_s = run_second_length(duration_ns, out->seconds - 1);
     if (load_replicas(s, out, err) != 0)
         return -1;
     size_t cells = out->seconds * (out->replica_count ? out->replica_count : 1);

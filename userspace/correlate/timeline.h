@@ -66,6 +66,16 @@ static inline struct replica_second *timeline_row(const struct timeline *t, size
     return &t->rows[second * t->replica_count + replica];
 }
 
+/* How much of second t a run of duration_ns covers: 1, or the fraction of its last second. */
+static inline double run_second_length(uint64_t duration_ns, size_t t)
+{
+    uint64_t from = (uint64_t)t * 1000000000ULL;
+    if (duration_ns <= from)
+        return 1.0;
+    uint64_t left = duration_ns - from;
+    return left < 1000000000ULL ? (double)left / 1e9 : 1.0;
+}
+
 /* Length of a second of the timeline: 1, except the last one, which usually covers only the
  * run's final fraction of a second. A row's amounts (CPU-seconds, worker-seconds, requests)
  * are what happened in that length; divide by it for rates. */

@@ -306,16 +306,6 @@ static void replica_second(struct json_writer *w, const struct replica_second *r
     json_object_end(w);
 }
 
-/* How much of second t a run of duration_ns covers: 1, or the fraction of its last second. */
-static double second_length(uint64_t duration_ns, size_t t)
-{
-    uint64_t from = (uint64_t)t * NS_PER_SEC;
-    if (duration_ns <= from)
-        return 1.0;
-    uint64_t left = duration_ns - from;
-    return left < NS_PER_SEC ? (double)left / 1e9 : 1.0;
-}
-
 static void timeline_section(struct json_writer *w, const struct document_inputs *in)
 {
     const struct stats *s = in->stats;
@@ -328,7 +318,7 @@ static void timeline_section(struct json_writer *w, const struct document_inputs
     json_array_begin(w);
     for (size_t t = 0; t < seconds; t++) {
         const struct stats_history_row *h = aggregated_row(s, (int64_t)t, &cursor);
-        double len = second_length(in->duration_ns, t);
+        double len = run_second_length(in->duration_ns, t);
         json_object_begin(w);
         json_kv_uint(w, "t", t);
         json_kv_double(w, "seconds", len);
