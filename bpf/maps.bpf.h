@@ -108,9 +108,6 @@ const volatile __u64 cfg_start_ns = 0;
 const volatile __u64 cfg_window_ns = 1000000000ULL;
 /* Fallback attach modes cannot create a new thread's storage at fork (sched.bpf.c). */
 const volatile bool cfg_lazy_threads = false;
-/* Without the syscalls object (trace_config.syscalls off) the syscall a thread is in comes
- * from its saved user registers instead of sys_enter. */
-const volatile bool cfg_regs_syscalls = false;
 
 /* The replica listening on a local port, or REPLICA_NONE. */
 static __always_inline __u32 port_replica(__u16 port)
@@ -140,17 +137,12 @@ static __always_inline struct thread_state *thread_of(struct task_struct *task)
     return bpf_task_storage_get(&threads, task, 0, 0);
 }
 
-/* The syscall a thread is blocked in or executing, with its first two arguments: recorded at
- * sys_enter by syscalls.bpf.c, or (cfg_regs_syscalls) read from the registers the task saved
- * on kernel entry. -1 when none. */
-static __always_inline long inflight_syscall(struct task_struct *task,
-                                             const struct thread_state *t, __u64 *a0, __u64 *a1)
+/* The syscall a thread is blocked in or executing, with its first two arguments, from the
+ * user registers the task saved on kernel entry (x86-64: orig_ax, di, si). -1 when none. Read
+ * there rather than recorded at sys_enter: the per-syscall hooks do not always run (their
+ * duty cycle, --no-syscalls), and a thread seeded mid-syscall has the same registers. */
+static __always_inline long inflight_syscall(struct task_struct *task, __u64 *a0, __u64 *a1)
 {
-    if (!cfg_regs_syscalls) {
-        *a0 = t->sc_arg0;
-        *a1 = t->sc_arg1;
-        return t->sc_nr;
-    }
     struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
     if (!r)
         return -1;

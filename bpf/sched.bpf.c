@@ -84,7 +84,7 @@ static __always_inline __u32 off_reason(struct task_struct *task, const struct t
     if (uninterruptible)
         return ACC_OFF_DISK;
     __u64 a0, a1;
-    long nr = inflight_syscall(task, t, &a0, &a1);
+    long nr = inflight_syscall(task, &a0, &a1);
     if (nr < 0)
         return ACC_OFF_OTHER;
     __u8 c = syscall_block_class(nr);

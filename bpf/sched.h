@@ -14,10 +14,10 @@ struct thread_state {
     __u32 tgid;
     __u8 state;  /* enum acc_state, ACC_NONE until the first scheduler event */
     __u8 pad[3];
-    __s32 sc_nr; /* syscall in flight, -1 when none */
-    __u64 sc_arg0; /* its first two arguments (fd, buffer) and entry time */
-    __u64 sc_arg1;
-    __u64 sc_enter_ns;
+    __s32 sc_nr; /* syscall in flight (syscalls.bpf.c, while its hooks run), -1 when none */
+    __u32 sc_epoch; /* syscall_epoch at its entry: hooks detached since then = unknown latency */
+    __u32 pad2;
+    __u64 sc_enter_ns; /* its entry time, 0 when unknown */
     __u64 since_ns;            /* when `state` began */
     __u64 cum_ns[ACC_COUNT];   /* closed time per state, for per-request snapshots */
     __u64 busy_until_ns;       /* end of the last window this thread was marked busy in */

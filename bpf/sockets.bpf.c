@@ -9,7 +9,7 @@
  *       a connection was queued: sample the accept-queue depth;
  *   sock_recv_length (the worker's read): the first read of a request starts the span: the
  *       worker's accounting snapshot, the receive-queue wait, and the first bytes it read
- *       (copied from the user buffer recorded at sys_enter, see syscalls.bpf.c);
+ *       (copied from the user buffer the read syscall was given: maps.bpf.h inflight_syscall);
  *   sock_send_length (the worker's write): response start, then the last send so far and the
  *       worker's snapshot at it (the span's end if no more bytes follow);
  *   tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: per-replica counters.
@@ -100,14 +100,14 @@ static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reas
 
 /* Address and length of the first buffer of the read in flight (read, recvfrom, readv,
  * recvmsg), or 0. */
-static __always_inline __u64 read_buffer(const struct thread_state *t, __u64 *len)
+static __always_inline __u64 read_buffer(__u64 *len)
 {
     struct {
         __u64 base;
         __u64 len;
     } iov = {};
     __u64 iovp = 0, a0, a1;
-    switch (inflight_syscall(bpf_get_current_task_btf(), t, &a0, &a1)) {
+    switch (inflight_syscall(bpf_get_current_task_btf(), &a0, &a1)) {
     case NR_read:
     case NR_recvfrom:
         return a1;
@@ -130,11 +130,10 @@ static __always_inline __u64 read_buffer(const struct thread_state *t, __u64 *le
 
 /* The first bytes of the request, from the buffer of the read in flight, into the connection
  * (they leave with the span record). */
-static __always_inline void capture_head(const struct thread_state *t, struct conn_state *c,
-                                         long ret)
+static __always_inline void capture_head(struct conn_state *c, long ret)
 {
     __u64 len = ret < HEAD_CAPTURE ? (__u64)ret : HEAD_CAPTURE;
-    __u64 buf = read_buffer(t, &len);
+    __u64 buf = read_buffer(&len);
     c->head_len = 0;
     if (!buf || !len)
         return;
@@ -178,7 +177,7 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
             a->recvq_hist[slot]++;
     }
     mark_busy(t, now);
-    capture_head(t, c, ret);
+    capture_head(c, ret);
 }
 
 static __always_inline void on_recv(struct sock *sk, long ret, int flags)

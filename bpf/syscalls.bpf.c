@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Syscalls of traced threads: the in-flight syscall per thread (number, fd, buffer, entry
- * time: read by sched.bpf.c to name an off-CPU reason and by sockets.bpf.c to find the read
- * buffer), per-replica count and latency histogram per syscall number, and the two syscalls
- * that tie sockets to replicas: accept (accept-queue wait) and listen (learn a listening port).
+/* Syscalls of traced threads: per-replica count and latency histogram per syscall number
+ * (sys_enter/sys_exit on every syscall of the host), and the two syscalls that tie sockets to
+ * replicas: accept (accept-queue wait) and listen (learn a listening port), at their own exit
+ * tracepoints.
  *
- * Hot path cost: an untraced thread costs one task-storage pointer check per entry and exit;
- * nothing goes through the ring buffer. */
+ * Cost: the sys_enter/sys_exit hooks put every syscall of the host on the kernel's slow path
+ * and run two programs per syscall (an untraced thread costs a task-storage pointer check in
+ * each). Userspace may detach them for a while (trace/syscall_duty.h: a duty cycle that keeps
+ * their cost within a budget) and reattach them later; accept and listen stay traced all
+ * along through syscalls:sys_exit_accept4/accept/listen, where the kernel runs a program for
+ * those syscalls only (for the others it tests one bit). Nothing goes through the ring buffer. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -25,14 +29,20 @@ struct {
     __type(value, struct syscall_stat);
 } syscall_stats SEC(".maps");
 
-static __always_inline void on_enter(long nr, __u64 arg0, __u64 arg1)
+/* Bumped by userspace each time it reattaches the sys_enter/sys_exit hooks: a syscall that
+ * entered during an earlier attachment exits with an entry time that may be long stale. */
+__u32 syscall_epoch = 0;
+/* Set by userspace when the accept/listen exit tracepoints could not attach: sys_exit (then
+ * never detached) handles those two syscalls. */
+__u32 exit_handles_accept = 0;
+
+static __always_inline void on_enter(long nr)
 {
     struct thread_state *t = current_thread(bpf_get_current_task_btf());
     if (!t)
         return;
     t->sc_nr = (__s32)nr;
-    t->sc_arg0 = arg0;
-    t->sc_arg1 = arg1;
+    t->sc_epoch = syscall_epoch;
     t->sc_enter_ns = bpf_ktime_get_ns();
 }
 
@@ -113,6 +123,22 @@ static __always_inline void on_listen(struct task_struct *cur, struct thread_sta
         set_port_replica(port, t->replica, true);
 }
 
+/* The first argument of the current syscall, from the registers saved at kernel entry. */
+static __always_inline long first_arg(struct task_struct *cur)
+{
+    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(cur);
+    return r ? (long)BPF_CORE_READ(r, di) : -1;
+}
+
+static __always_inline void accept_or_listen_exit(struct task_struct *cur, struct thread_state *t,
+                                                  long nr, long ret)
+{
+    if ((nr == NR_accept || nr == NR_accept4) && ret >= 0)
+        on_accept(cur, t, ret, bpf_ktime_get_ns());
+    else if (nr == NR_listen && ret == 0)
+        on_listen(cur, t, first_arg(cur));
+}
+
 static __always_inline void on_exit(long ret)
 {
     struct task_struct *cur = bpf_get_current_task_btf();
@@ -120,21 +146,21 @@ static __always_inline void on_exit(long ret)
     if (!t || t->sc_nr < 0)
         return;
     __s32 nr = t->sc_nr;
-    __u64 now = bpf_ktime_get_ns();
     t->sc_nr = -1;
     /* entry time 0: in flight when tracing started (seeded), its latency is unknown */
-    if (t->sc_enter_ns && now > t->sc_enter_ns)
-        count_syscall(t->replica, (__u32)nr, now - t->sc_enter_ns);
-    if ((nr == NR_accept || nr == NR_accept4) && ret >= 0)
-        on_accept(cur, t, ret, now);
-    else if (nr == NR_listen && ret == 0)
-        on_listen(cur, t, (long)t->sc_arg0);
+    if (t->sc_epoch == syscall_epoch && t->sc_enter_ns) {
+        __u64 now = bpf_ktime_get_ns();
+        if (now > t->sc_enter_ns)
+            count_syscall(t->replica, (__u32)nr, now - t->sc_enter_ns);
+    }
+    if (exit_handles_accept)
+        accept_or_listen_exit(cur, t, nr, ret);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 {
-    on_enter(id, regs->di, regs->si);
+    on_enter(id);
     return 0;
 }
 
@@ -148,7 +174,7 @@ int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
 {
-    on_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+    on_enter(id);
     return 0;
 }
 
@@ -162,7 +188,7 @@ int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 SEC("tp/raw_syscalls/sys_enter")
 int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {
-    on_enter(ctx->id, ctx->args[0], ctx->args[1]);
+    on_enter(ctx->id);
     return 0;
 }
 
@@ -170,5 +196,36 @@ SEC("tp/raw_syscalls/sys_exit")
 int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
     on_exit(ctx->ret);
+    return 0;
+}
+
+/* ---- accept and listen, all session long (attached by userspace, any mode) -------------- */
+
+static __always_inline void exit_of(long nr, long ret)
+{
+    struct task_struct *cur = bpf_get_current_task_btf();
+    struct thread_state *t = thread_of(cur);
+    if (t)
+        accept_or_listen_exit(cur, t, nr, ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int accept4_exit(struct syscall_trace_exit *ctx)
+{
+    exit_of(NR_accept4, ctx->ret);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int accept_exit(struct syscall_trace_exit *ctx)
+{
+    exit_of(NR_accept, ctx->ret);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_listen")
+int listen_exit(struct syscall_trace_exit *ctx)
+{
+    exit_of(NR_listen, ctx->ret);
     return 0;
 }

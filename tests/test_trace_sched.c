@@ -117,3 +117,69 @@ Test(trace_sched, three_threads_on_one_core_wait_two_thirds_in_the_run_queue)
     cr_expect_eq(waits, r->runq_waits, "the run-queue histogram counts every wait");
     trace_collect_free(&c);
 }
+
+/* The per-syscall hooks on a duty cycle: a process making millions of cheap syscalls (their
+ * hooks would cost a large share of its CPU) gets them one window out of a few; the windows
+ * say how long the hooks ran, the counts come from those windows only, and a syscall that
+ * entered before a detach and exits after the next attach is not given a stale latency. */
+Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_collect c;
+    trace_collect_init(&c);
+    struct trace_proc p;
+    cr_assert_eq(trace_proc_start(&p, JOB_SYSCALLS, 5200, -1), 0);
+    char spec[64];
+    snprintf(spec, sizeof(spec), "job=pid:%d", (int)p.pid);
+    /* a 25% budget: the getppid loop's hooks cost more, so they run 1 window in 2 to 4 */
+    struct trace_session *s = trace_test_start_budget(spec, 0.25, &c);
+    cr_assert_not_null(s, "tracing must start");
+    trace_proc_go(&p);
+    uint64_t calls = 0;
+    int rc = trace_proc_result(&p, &calls, 20000);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    trace_destroy(s);
+    trace_proc_stop(&p);
+    cr_assert_eq(rc, 0, "the job must report");
+    int on = 0, off = 0;
+    uint64_t on_calls = 0, off_calls = 0;
+    for (size_t i = 0; i + 1 < c.nwindows; i++) { /* the last one is partial */
+        const struct replica_window *w = &c.windows[i];
+        uint64_t len = w->end_ns - w->start_ns;
+        if (w->syscall_hooks_ns * 10 >= len * 9) {
+            on++;
+            on_calls += w->syscalls;
+        } else if (w->syscall_hooks_ns * 10 <= len) {
+            off++;
+            off_calls += w->syscalls;
+        }
+        for (uint32_t k = 0; k < w->syscall_count_kept; k++) {
+            const struct syscall_window *sw = &w->syscalls_top[k];
+            if (sw->nr != 7) /* poll: 300 ms each */
+                continue;
+            for (int slot = 30; slot < WINDOW_HIST_SLOTS; slot++) /* >= 2^29 ns: 537 ms */
+                cr_expect_eq(sw->hist[slot], 0, "window %zu: a poll of >= 537 ms (slot %d)",
+                             i, slot);
+        }
+    }
+    cr_log_info("getppid calls %llu; windows on %d (%llu syscalls), off %d (%llu); period %u, "
+                "estimated cost %.0f%%\n", (unsigned long long)calls, on,
+                (unsigned long long)on_calls, off, (unsigned long long)off_calls,
+                t.syscall_period, t.syscall_cost_share * 100);
+    cr_expect(t.syscall_period >= 2, "period %u (estimated cost %.1f%%)", t.syscall_period,
+              t.syscall_cost_share * 100);
+    cr_expect(on >= 1 && off >= 1, "windows with the hooks on %d, off %d", on, off);
+    cr_expect(on >= 2 || t.syscall_period > 4, "the hooks came back (on in %d windows)", on);
+    cr_expect(on_calls / (uint64_t)(on ? on : 1) > 100000, "%llu syscalls per sampled window",
+              (unsigned long long)on_calls / (unsigned long long)(on ? on : 1));
+    /* an off window holds at most the few ms between a window's end and the detach */
+    cr_expect(off_calls / (uint64_t)(off ? off : 1) * 10 < on_calls / (uint64_t)(on ? on : 1),
+              "off windows %llu syscalls, on windows %llu", (unsigned long long)off_calls,
+              (unsigned long long)on_calls);
+    cr_expect(t.syscall_hooks_ns < t.end_ns - t.start_ns, "hooks ran %llu of %llu ns",
+              (unsigned long long)t.syscall_hooks_ns,
+              (unsigned long long)(t.end_ns - t.start_ns));
+    trace_collect_free(&c);
+}

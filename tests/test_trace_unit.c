@@ -1,5 +1,6 @@
 /* Tracer pieces that need no privileges: request-head parsing, replica specs, the off-CPU
- * classification table, and the one-line reasons of `loadscope trace`. */
+ * classification table, the per-syscall hooks' duty cycle, and the one-line reasons of
+ * `loadscope trace`. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "syscall_nr.h"
 #include "trace/http_head.h"
 #include "trace/replica.h"
+#include "trace/syscall_duty.h"
 
 static struct http_head parse(const char *text)
 {
@@ -101,6 +103,60 @@ Test(off_cpu_classification, syscalls_map_to_reasons)
     cr_expect_eq(syscall_block_class(NR_connect), ACC_OFF_DOWNSTREAM);
     cr_expect_eq(syscall_block_class(NR_fsync), ACC_OFF_DISK);
     cr_expect_eq(syscall_block_class(61 /* wait4 */), ACC_OFF_OTHER);
+}
+
+#define SEC_NS 1000000000ULL
+
+Test(syscall_duty, cheap_syscalls_keep_the_hooks_on)
+{
+    struct syscall_duty d;
+    syscall_duty_init(&d, 0.01, 0);
+    /* a model worker: 2 ms of CPU and ~10 syscalls per request, 400 requests/s */
+    for (int w = 0; w < 5; w++) {
+        uint64_t hooks = syscall_duty_window(&d, w * SEC_NS, (w + 1) * SEC_NS);
+        cr_expect_eq(hooks, SEC_NS);
+        cr_expect(syscall_duty_next(&d, hooks, SEC_NS, 4000, 800000000ULL));
+    }
+    cr_expect_eq(d.period, 1);
+    cr_expect(d.share > 0.0007 && d.share < 0.0008, "share %f", d.share);
+    /* an idle replica's few syscalls are weighed against a tenth of a core, not its ~0 CPU */
+    cr_expect(syscall_duty_next(&d, SEC_NS, SEC_NS, 500, 1000));
+    cr_expect_eq(d.period, 1);
+}
+
+Test(syscall_duty, costly_syscalls_run_one_window_in_period)
+{
+    struct syscall_duty d;
+    syscall_duty_init(&d, 0.01, 0);
+    /* nginx: 500k syscalls for 0.84 s of CPU: 0.075 s of hooks = 8.9% -> one window in 9 */
+    uint64_t hooks = syscall_duty_window(&d, 0, SEC_NS);
+    cr_expect_not(syscall_duty_next(&d, hooks, SEC_NS, 500000, 840000000ULL));
+    cr_expect_eq(d.period, 9);
+    /* detached 5 ms after the window closed: those 5 ms belong to the next window */
+    syscall_duty_switched(&d, false, SEC_NS + 5000000);
+    int on_at = -1;
+    for (int w = 1; w < 9 && on_at < 0; w++) {
+        hooks = syscall_duty_window(&d, w * SEC_NS, (w + 1) * SEC_NS);
+        cr_expect_eq(hooks, w == 1 ? 5000000ULL : 0ULL, "window %d: %llu ns", w,
+                     (unsigned long long)hooks);
+        if (syscall_duty_next(&d, hooks, SEC_NS, 100, 840000000ULL))
+            on_at = w;
+    }
+    cr_expect_eq(on_at, 8, "the hooks come back after 8 windows off (at %d)", on_at);
+    syscall_duty_switched(&d, true, 9 * SEC_NS + 3000000);
+    hooks = syscall_duty_window(&d, 9 * SEC_NS, 10 * SEC_NS);
+    cr_expect_eq(hooks, SEC_NS - 3000000);
+    /* a sampled window re-estimates: heavier now, capped at one window in 20 */
+    cr_expect_not(syscall_duty_next(&d, hooks, SEC_NS, 5000000, SEC_NS));
+    cr_expect_eq(d.period, SYSCALL_DUTY_MAX_PERIOD);
+}
+
+Test(syscall_duty, no_budget_means_always_on)
+{
+    struct syscall_duty d;
+    syscall_duty_init(&d, 0, 0);
+    uint64_t hooks = syscall_duty_window(&d, 0, SEC_NS);
+    cr_expect(syscall_duty_next(&d, hooks, SEC_NS, 5000000, SEC_NS / 10));
 }
 
 static int run(const char *cmd, char *out, size_t len)

@@ -73,11 +73,14 @@ bool trace_test_can_trace(void)
 }
 
 static struct trace_session *start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
-                                   bool syscalls, struct trace_collect *c)
+                                   bool syscalls, double syscall_budget /* < 0: default */,
+                                   struct trace_collect *c)
 {
     struct trace_config cfg;
     trace_config_defaults(&cfg);
     cfg.syscalls = syscalls;
+    if (syscall_budget >= 0)
+        cfg.syscall_budget = syscall_budget;
     struct error err = {{0}};
     if (replica_spec_parse(spec, &cfg.replicas[0], &err) < 0) {
         fprintf(stderr, "trace_test_start: %s\n", err.msg);
@@ -103,12 +106,18 @@ static struct trace_session *start(const char *spec, unsigned profile_hz, uint32
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c)
 {
-    return start(spec, profile_hz, ring_bytes, true, c);
+    return start(spec, profile_hz, ring_bytes, true, -1, c);
 }
 
 struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trace_collect *c)
 {
-    return start(spec, 0, 0, false, c);
+    return start(spec, 0, 0, false, -1, c);
+}
+
+struct trace_session *trace_test_start_budget(const char *spec, double budget,
+                                              struct trace_collect *c)
+{
+    return start(spec, 0, 0, true, budget, c);
 }
 
 void trace_test_sleep_ms(long ms)

@@ -29,8 +29,12 @@ bool trace_test_can_trace(void);
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c);
 
-/* The same without the syscalls object (trace_config.syscalls = false). */
+/* The same without the per-syscall hooks (trace_config.syscalls = false). */
 struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trace_collect *c);
+
+/* The same with trace_config.syscall_budget = budget (a share of the replica's CPU). */
+struct trace_session *trace_test_start_budget(const char *spec, double budget,
+                                              struct trace_collect *c);
 
 /* Sleeps ms milliseconds. */
 void trace_test_sleep_ms(long ms);

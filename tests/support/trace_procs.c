@@ -93,6 +93,29 @@ static uint64_t job_pinned3(long ms, int cpu)
     return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+static void *poll_sleeper(void *p)
+{
+    const struct pinned_arg *a = p;
+    while (mono_ns() < a->until)
+        poll(NULL, 0, 300);
+    return NULL;
+}
+
+static uint64_t job_syscalls(long ms)
+{
+    struct pinned_arg a = {mono_ns() + (uint64_t)ms * 1000000ULL};
+    pthread_t t;
+    pthread_create(&t, NULL, poll_sleeper, &a);
+    uint64_t calls = 0;
+    while (mono_ns() < a.until) {
+        for (int i = 0; i < 100; i++)
+            syscall(SYS_getppid);
+        calls += 100;
+    }
+    pthread_join(t, NULL);
+    return calls;
+}
+
 int trace_proc_start(struct trace_proc *p, enum trace_job job, long arg, int cpu)
 {
     int go[2], res[2];
@@ -119,6 +142,7 @@ int trace_proc_start(struct trace_proc *p, enum trace_job job, long arg, int cpu
         case JOB_FUTEX: r = job_futex(arg); break;
         case JOB_PINNED3: r = job_pinned3(arg, cpu); break;
         case JOB_BURN_FUNC: trace_support_burn_cpu(arg); break;
+        case JOB_SYSCALLS: r = job_syscalls(arg); break;
         }
         if (write(res[1], &r, sizeof(r)) != sizeof(r))
             _exit(1);

@@ -22,6 +22,8 @@ enum trace_job {
     JOB_FUTEX,      /* its only thread blocks `arg` ms in FUTEX_WAIT; result: wait ns */
     JOB_PINNED3,    /* 3 threads on CPU `cpu` spin for `arg` ms wall; result: CPU ns used */
     JOB_BURN_FUNC,  /* spin `arg` ms inside trace_support_burn_cpu(); result: 0 */
+    JOB_SYSCALLS,   /* for `arg` ms wall, one thread calls getppid() in a loop while another
+                       sleeps in poll(NULL, 0, 300) over and over; result: getppid calls */
 };
 
 int trace_proc_start(struct trace_proc *p, enum trace_job job, long arg, int cpu);

@@ -517,6 +517,12 @@ static void tracing_fragment(struct json_writer *w, const void *ctx)
         json_kv_uint(w, "profile_hz", s->trace_cfg.profile_hz);
         json_kv_string(w, "modes", t->modes);
         json_kv_uint(w, "map_bytes", t->map_bytes);
+        char note[200];
+        trace_syscall_note(t, note, sizeof(note));
+        json_kv_string(w, "syscall_hooks", note);
+        json_kv_double(w, "syscall_hooks_s", (double)t->syscall_hooks_ns / 1e9);
+        json_kv_double(w, "syscall_cost_share", t->syscall_cost_share);
+        json_kv_uint(w, "syscall_period", t->syscall_period);
     }
     json_object_end(w);
 }

@@ -60,8 +60,12 @@ static const char usage_text[] =
     "      --windows-json F   every window's aggregates and the totals as JSON\n"
     "      --spans-csv FILE   one row per server-side request\n"
     "      --folded-dir DIR   DIR/NAME.folded per replica (flame graph input)\n"
-    "      --no-syscalls      no per-syscall counts/latency nor accept-queue wait: drops\n"
-    "                         the hooks on every syscall (most of the overhead)\n"
+    "      --syscall-budget PCT  the hooks on every syscall (per-syscall counts and\n"
+    "                         latency) cost ~0.15 us per syscall; when that exceeds PCT%% of\n"
+    "                         the replicas' CPU they run one window out of N, N to fit\n"
+    "                         (at most 20; default 1)\n"
+    "      --all-syscalls     the per-syscall hooks all the time, whatever they cost\n"
+    "      --no-syscalls      no per-syscall counts/latency: no hooks on every syscall\n"
     "      --max-conns N      server connections tracked at once (default 8192)\n"
     "      --ring-kb N        request ring buffer in KiB, a power of two (default 4096)\n"
     "  -q, --quiet            no per-window lines\n"
@@ -87,6 +91,18 @@ struct outputs {
     uint64_t start_ns;
 };
 
+/* "1", "0.5", "1%": a share in (0, 1] */
+static int parse_percent(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || (*end && strcmp(end, "%")) || !(v >= 0.01 && v <= 100))
+        return -1;
+    *out = v / 100;
+    return 0;
+}
+
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
     char *end;
@@ -101,7 +117,7 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
     enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
-           OPT_NO_SYSCALLS, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
+           OPT_NO_SYSCALLS, OPT_ALL_SYSCALLS, OPT_BUDGET, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
     static const struct option opts[] = {
         {"replica", required_argument, NULL, 'R'}, {"time", required_argument, NULL, 't'},
         {"window", required_argument, NULL, OPT_WINDOW},
@@ -117,6 +133,8 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         {"max-conns", required_argument, NULL, OPT_CONNS},
         {"ring-kb", required_argument, NULL, OPT_RING},
         {"no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS},
+        {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
+        {"syscall-budget", required_argument, NULL, OPT_BUDGET},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     trace_config_defaults(&c->cfg);
     optind = 1;
@@ -163,6 +181,12 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
             c->cfg.ring_bytes = v * 1024;
             break;
         case OPT_NO_SYSCALLS: c->cfg.syscalls = false; break;
+        case OPT_ALL_SYSCALLS: c->cfg.syscall_budget = 0; break;
+        case OPT_BUDGET:
+            if (parse_percent(optarg, &c->cfg.syscall_budget) < 0)
+                return error_set(err, "bad --syscall-budget '%s' (a percentage, 0.01..100)",
+                                 optarg);
+            break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;
         case ':': return error_set(err, "option %s needs a value", argv[optind - 1]);
@@ -288,6 +312,7 @@ static void json_window(struct json_writer *w, const struct replica_window *x)
     json_kv_uint(w, "lost_spans", x->lost_spans);
     json_kv_uint(w, "lost_heads", x->lost_heads);
     json_kv_uint(w, "lost_other", x->lost_other);
+    json_kv_uint(w, "syscall_hooks_ns", x->syscall_hooks_ns);
     json_kv_uint(w, "syscalls", x->syscalls);
     json_key(w, "syscalls_top");
     json_array_begin(w);
@@ -368,6 +393,10 @@ static void json_totals(struct json_writer *w, const struct trace_totals *t)
     json_kv_uint(w, "profile_stacks_lost", t->profile_stacks_lost);
     json_kv_uint(w, "profile_map_full", t->profile_map_full);
     json_kv_uint(w, "bpf_map_bytes", t->map_bytes);
+    json_kv_uint(w, "syscall_hooks_ns", t->syscall_hooks_ns);
+    json_kv_double(w, "syscall_cost_share", t->syscall_cost_share);
+    json_kv_double(w, "syscall_budget", t->syscall_budget);
+    json_kv_uint(w, "syscall_period", t->syscall_period);
     json_key(w, "replicas");
     json_array_begin(w);
     for (unsigned r = 0; r < t->replica_count; r++)
@@ -450,6 +479,9 @@ static void print_totals(const struct trace_totals *t)
             (double)(t->end_ns - t->start_ns) / 1e9, (unsigned long long)t->spans, t->modes,
             (unsigned long long)t->lost_spans, (unsigned long long)t->lost_heads,
             (unsigned long long)t->conn_map_full, (double)t->map_bytes / (1 << 20));
+    char note[200];
+    trace_syscall_note(t, note, sizeof(note));
+    fprintf(stderr, "loadscope trace: %s\n", note);
 }
 
 int cmd_trace(int argc, char **argv)

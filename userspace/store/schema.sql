@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS replica_windows (
     retransmits INTEGER NOT NULL, resets_sent INTEGER NOT NULL, resets_received INTEGER NOT NULL,
     host_listen_overflows INTEGER NOT NULL, host_listen_drops INTEGER NOT NULL,
     lost_spans INTEGER NOT NULL, lost_heads INTEGER NOT NULL, lost_other INTEGER NOT NULL,
+    syscall_hooks_ns INTEGER NOT NULL, -- how long the per-syscall hooks ran in the window
     syscalls INTEGER NOT NULL, syscall_kinds INTEGER NOT NULL,
     PRIMARY KEY (replica, start_ns)
 );

@@ -96,6 +96,7 @@ static const struct field window_fields[] = {
     WIN_FIELD(FIELD_U64, lost_spans, "lost_spans"),
     WIN_FIELD(FIELD_U64, lost_heads, "lost_heads"),
     WIN_FIELD(FIELD_U64, lost_other, "lost_other"),
+    WIN_FIELD(FIELD_U64, syscall_hooks_ns, "syscall_hooks_ns"),
     WIN_FIELD(FIELD_U64, syscalls, "syscalls"),
     WIN_FIELD(FIELD_U32, syscall_kinds, "syscall_kinds"),
 };

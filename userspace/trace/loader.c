@@ -20,6 +20,12 @@
 static const char *const mode_names[MODE_COUNT] = {"tp_btf", "raw_tp", "tracepoint"};
 static const char *const suffixes[MODE_COUNT] = {"_btf", "_raw", "_tp"};
 
+/* sys_enter/sys_exit programs (the others of the syscalls object: accept and listen exits) */
+static bool is_every_syscall_hook(const struct bpf_program *p)
+{
+    return !strncmp(bpf_program__name(p), "sys_", 4);
+}
+
 /* The typed skeleton calls, behind one interface. */
 struct part_ops {
     const char *name;
@@ -47,7 +53,6 @@ struct part_ops {
         s->rodata->cfg_start_ns = c->start_ns;                                                \
         s->rodata->cfg_window_ns = c->window_ns;                                              \
         s->rodata->cfg_lazy_threads = lazy;                                                   \
-        s->rodata->cfg_regs_syscalls = !c->syscalls;                                          \
         X##_configure_more(s, c);                                                             \
     }
 
@@ -58,6 +63,11 @@ static void sched_configure_more(struct sched_bpf *s, const struct load_config *
 static void syscalls_configure_more(struct syscalls_bpf *s, const struct load_config *c)
 {
     s->rodata->cfg_learn_ports = c->learn_ports;
+    /* the hooks on every syscall only when asked for; accept and listen are attached after
+     * the load, where failing is not fatal (attach_accept_hooks) */
+    struct bpf_program *p;
+    bpf_object__for_each_program(p, s->obj)
+        bpf_program__set_autoattach(p, c->syscalls && is_every_syscall_hook(p));
 }
 static void sockets_configure_more(struct sockets_bpf *s, const struct load_config *c)
 {
@@ -89,6 +99,8 @@ struct loader {
     int ncpu;
     int *perf_fds;
     struct bpf_link **perf_links;
+    bool syscall_hooks_on;      /* sys_enter/sys_exit attached */
+    bool syscall_hooks_pinned;  /* accept/listen need them: never detached */
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -207,6 +219,22 @@ static int load_part(struct loader *l, int part, struct error *err)
     return -1;
 }
 
+/* accept and listen at their own exit tracepoints (classic tracepoints: tracefs). Without
+ * them sys_exit handles those syscalls, and so must stay attached. */
+static void attach_accept_hooks(struct loader *l)
+{
+    struct syscalls_bpf *s = l->skel[PART_SYSCALLS];
+    s->links.accept4_exit = bpf_program__attach(s->progs.accept4_exit);
+    s->links.accept_exit = bpf_program__attach(s->progs.accept_exit);
+    s->links.listen_exit = bpf_program__attach(s->progs.listen_exit);
+    l->syscall_hooks_on = l->cfg.syscalls;
+    if (s->links.accept4_exit && s->links.accept_exit && s->links.listen_exit)
+        return;
+    /* without per-syscall hooks (--no-syscalls) there is no accept-queue wait then */
+    l->syscall_hooks_pinned = true;
+    s->bss->exit_handles_accept = 1;
+}
+
 int loader_open(const struct load_config *c, struct loader **out, struct error *err)
 {
     struct loader *l = calloc(1, sizeof(*l));
@@ -217,12 +245,14 @@ int loader_open(const struct load_config *c, struct loader **out, struct error *
         l->mode[i] = -1;
     libbpf_set_print(getenv("LOADSCOPE_DEBUG_BPF") ? libbpf_log : NULL);
     for (int part = 0; part < PART_COUNT; part++) {
-        if ((part == PART_PROFILE && !c->profile_hz) || (part == PART_SYSCALLS && !c->syscalls))
+        if (part == PART_PROFILE && !c->profile_hz)
             continue;
         if (load_part(l, part, err) < 0) {
             loader_close(l);
             return -1;
         }
+        if (part == PART_SYSCALLS)
+            attach_accept_hooks(l);
         /* a fallback scheduler mode cannot give new threads their state at fork: every
          * object then adopts threads of member processes on first sight */
         if (part == PART_SCHED && l->mode[part] != MODE_TP_BTF && !l->lazy) {
@@ -281,6 +311,38 @@ static void stop_profile(struct loader *l)
             close(l->perf_fds[cpu]);
         l->perf_fds[cpu] = -1;
     }
+}
+
+bool loader_syscall_hooks_detachable(const struct loader *l)
+{
+    return l->skel[PART_SYSCALLS] && l->cfg.syscalls && !l->syscall_hooks_pinned;
+}
+
+int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
+{
+    if (!loader_syscall_hooks_detachable(l) || on == l->syscall_hooks_on)
+        return 0;
+    struct syscalls_bpf *s = l->skel[PART_SYSCALLS];
+    const struct bpf_object_skeleton *sk = s->skeleton;
+    if (on) /* before the first hook runs: in-flight entries of the last attachment are stale */
+        s->bss->syscall_epoch++;
+    for (int i = 0; i < sk->prog_cnt; i++) {
+        const struct bpf_prog_skeleton *p =
+            (const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
+        if (!*p->prog || !bpf_program__autoload(*p->prog) || !is_every_syscall_hook(*p->prog))
+            continue;
+        if (!on) {
+            bpf_link__destroy(*p->link);
+            *p->link = NULL;
+        } else if (!*p->link) {
+            *p->link = bpf_program__attach(*p->prog);
+            if (!*p->link)
+                return error_set(err, "reattaching %s: %s", bpf_program__name(*p->prog),
+                                 strerror(errno));
+        }
+    }
+    l->syscall_hooks_on = on;
+    return 0;
 }
 
 void loader_detach(struct loader *l)

@@ -22,7 +22,7 @@ struct load_config {
     uint32_t ring_wakeup_bytes; /* 0: ring_bytes / 4 */
     unsigned profile_hz; /* 0: no profile object */
     unsigned replicas;   /* sizes the per-replica syscall array */
-    bool syscalls;       /* load the syscalls object (else: in-flight syscall from registers) */
+    bool syscalls;       /* the hooks on every syscall (else only the accept/listen exits) */
     uint32_t learn_ports; /* bit r: replica r learns client ports from its accepts (pid and
                              cgroup replicas; a port replica knows its port) */
 };
@@ -35,6 +35,13 @@ int loader_open(const struct load_config *c, struct loader **out, struct error *
 
 /* Attaches the profile's perf events (one per CPU). Called after the threads are seeded. */
 int loader_start_profile(struct loader *l, struct error *err);
+
+/* The sys_enter/sys_exit hooks (per-syscall counts and latency, the largest share of the
+ * overhead) can be detached and reattached during the session, unless accept and listen depend
+ * on them (their own exit tracepoints could not attach) or they were not loaded. */
+bool loader_syscall_hooks_detachable(const struct loader *l);
+/* Attaches (on) or detaches them; a reattachment starts a new epoch (bpf/syscalls.bpf.c). */
+int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err);
 
 /* Detaches every program (maps stay readable until loader_close). */
 void loader_detach(struct loader *l);

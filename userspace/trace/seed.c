@@ -69,11 +69,9 @@ static int seed_thread(const struct seed_maps *maps, uint32_t replica, pid_t tgi
     st.replica = replica;
     st.tgid = (uint32_t)tgid;
     st.state = state;
-    /* the syscall it is blocked in: its end matters (accept, read of a request) but its
-     * entry time is unknown (0), so its latency is not counted */
+    /* the syscall it is blocked in: its entry time is unknown (0), so its latency is not
+     * counted */
     st.sc_nr = now.running || now.nr < 0 ? -1 : (int32_t)now.nr;
-    st.sc_arg0 = now.arg0;
-    st.sc_arg1 = now.arg1;
     st.since_ns = t;
     /* BPF_NOEXIST: a thread created since the fork hook went live already has its state */
     int rc = bpf_map_update_elem(maps->threads_fd, &pidfd, &st, BPF_NOEXIST);

@@ -2,6 +2,7 @@
  * every few milliseconds and closes a window at each window boundary. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "trace/profiler.h"
 #include "trace/seed.h"
 #include "trace/spans.h"
+#include "trace/syscall_duty.h"
 #include "trace/trace.h"
 #include "trace/windows.h"
 
@@ -26,6 +28,7 @@ struct trace_session {
     struct span_reader spans;
     struct profile_reader *profile;
     struct trace_totals totals;
+    struct syscall_duty duty;
     struct replica_window scratch[TRACE_MAX_REPLICAS];
     pthread_t reader;
     bool reader_running;
@@ -49,6 +52,7 @@ void trace_config_defaults(struct trace_config *c)
     c->max_conns = 8192;
     c->ring_bytes = 4u << 20;
     c->syscalls = true;
+    c->syscall_budget = 0.01;
 }
 
 static int check_config(const struct trace_config *c, struct error *err)
@@ -71,10 +75,37 @@ static int check_config(const struct trace_config *c, struct error *err)
     return 0;
 }
 
+/* After a window: the per-syscall hooks on or off for the next one (their duty cycle). */
+static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint64_t window_ns)
+{
+    uint64_t syscalls = 0, oncpu = 0;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
+        syscalls += s->scratch[r].syscalls;
+        oncpu += s->scratch[r].oncpu_ns;
+    }
+    bool on = syscall_duty_next(&s->duty, hooks_ns, window_ns, syscalls, oncpu);
+    if (on == s->duty.on || !loader_syscall_hooks_detachable(s->loader))
+        return;
+    struct error err = {{0}};
+    if (loader_set_syscall_hooks(s->loader, on, &err) < 0) {
+        /* leave them off: the windows say the hooks did not run */
+        fprintf(stderr, "loadscope: per-syscall hooks: %s\n", err.msg);
+        s->duty.budget = 0;
+        return;
+    }
+    syscall_duty_switched(&s->duty, on, clock_now_ns());
+}
+
 static void deliver_windows(struct trace_session *s, uint64_t now, uint64_t index)
 {
     s->windows.index = index;
+    uint64_t start = s->windows.last_ns;
     window_reader_close(&s->windows, now, s->scratch);
+    uint64_t hooks_ns = s->cfg.syscalls ? syscall_duty_window(&s->duty, start, now) : 0;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+        s->scratch[r].syscall_hooks_ns = hooks_ns;
+    if (s->cfg.syscalls && !s->stopped)
+        steer_syscall_hooks(s, hooks_ns, now - start);
     for (unsigned r = 0; r < s->cfg.replica_count; r++) {
         window_accumulate(&s->totals.replica[r], &s->scratch[r]);
         s->totals.windows++;
@@ -176,6 +207,7 @@ static int start(struct trace_session *s, struct error *err)
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;
+    syscall_duty_init(&s->duty, s->cfg.syscall_budget, s->start_ns);
     if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
         return error_set(err, "cannot start the trace reader thread");
     s->reader_running = true;
@@ -221,6 +253,26 @@ static void fill_totals(struct trace_session *s, uint64_t now)
     t->replica_count = s->cfg.replica_count;
     for (unsigned r = 0; r < s->cfg.replica_count; r++)
         window_reader_session_syscalls(&s->windows, r, &t->replica[r]);
+    t->syscall_hooks_ns = t->replica_count ? t->replica[0].syscall_hooks_ns : 0;
+    t->syscall_cost_share = s->duty.share;
+    t->syscall_budget = s->cfg.syscalls ? s->cfg.syscall_budget : 0;
+    t->syscall_period = s->cfg.syscalls ? s->duty.period : 0;
+}
+
+void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
+{
+    double run = t->end_ns > t->start_ns ? (double)(t->end_ns - t->start_ns) : 0;
+    double ran = run > 0 ? (double)t->syscall_hooks_ns / run : 0;
+    if (!t->syscall_period)
+        snprintf(buf, len, "per-syscall hooks off (--no-syscalls): no syscall table");
+    else if (ran >= 0.95 || t->syscall_period == 1)
+        snprintf(buf, len, "per-syscall hooks on all along (estimated cost %.1f%% of the "
+                 "replicas' CPU)", t->syscall_cost_share * 100);
+    else
+        snprintf(buf, len, "per-syscall hooks ran %.0f%% of the time, one window in %u (their "
+                 "estimated cost, %.1f%% of the replicas' CPU, is above the %.2g%% budget): "
+                 "the syscall table is a sample", ran * 100, t->syscall_period,
+                 t->syscall_cost_share * 100, t->syscall_budget * 100);
 }
 
 int trace_stop(struct trace_session *s, struct trace_totals *totals)

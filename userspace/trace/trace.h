@@ -14,6 +14,7 @@
 #define LOADSCOPE_TRACE_TRACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -48,11 +49,13 @@ struct trace_config {
     unsigned replica_count;
     uint64_t window_ns;   /* default 1 s */
     unsigned profile_hz;  /* stack samples per second per CPU; 0 = no profile (default 49) */
-    /* Per-syscall counts and latency, and accept-queue wait, need sys_enter/sys_exit hooks on
-     * every syscall of the host (the largest share of the overhead). Off: the syscall a
-     * thread waits in is read from its saved registers instead (off-CPU reasons, request
-     * bytes still work); no syscall table, no accept-queue wait. Default on. */
+    /* Per-syscall counts and latency need sys_enter/sys_exit hooks on every syscall of the
+     * host (the largest share of the overhead). Off: no syscall table (off-CPU reasons,
+     * request bytes, accept-queue wait do not need them). Default on. */
     bool syscalls;
+    /* Share of the traced replicas' CPU the per-syscall hooks may cost before they run on a
+     * duty cycle (trace/syscall_duty.h); <= 0: always on. Default 0.01. */
+    double syscall_budget;
     uint32_t max_conns;   /* tracked server connections (default 8192, ~400 B each) */
     uint32_t ring_bytes;  /* ring buffer for request records (default 4 MiB, power of 2) */
     /* The reader drains the ring every 10 ms, and is woken early only when this many bytes
@@ -86,10 +89,20 @@ struct trace_totals {
     uint64_t profile_map_full;
     uint64_t map_bytes;           /* kernel memory of the BPF maps (memlock accounting) */
     char modes[160];              /* attach modes used, e.g. "sched=tp_btf syscalls=tp_btf" */
+    /* per-syscall hooks: how long they ran (all replicas see the same hooks), their estimated
+     * cost in the last window they covered (share of the replicas' CPU) and the duty cycle
+     * it led to (on one window out of syscall_period); syscall_hooks_ns 0: never loaded */
+    uint64_t syscall_hooks_ns;
+    double syscall_cost_share;
+    double syscall_budget;
+    unsigned syscall_period;
     /* the whole session per replica, as one window (syscalls: top by total time) */
     struct replica_window replica[TRACE_MAX_REPLICAS];
     unsigned replica_count;
 };
+
+/* One line on the per-syscall hooks: off, on all along, or their duty cycle and why. */
+void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len);
 
 struct trace_session;
 

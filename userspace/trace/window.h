@@ -65,7 +65,9 @@ struct replica_window {
     uint64_t lost_spans;
     uint64_t lost_heads;
     uint64_t lost_other;
-    /* syscalls: the WINDOW_SYSCALLS with the largest total time */
+    /* syscalls: the WINDOW_SYSCALLS with the largest total time, counted while the hooks ran
+     * (syscall_hooks_ns of the window: their duty cycle, trace/syscall_duty.h) */
+    uint64_t syscall_hooks_ns;
     uint64_t syscalls;             /* all syscalls, all numbers */
     uint32_t syscall_kinds;        /* distinct numbers seen (may exceed WINDOW_SYSCALLS) */
     uint32_t syscall_count_kept;   /* entries used in syscalls_top */

@@ -425,6 +425,7 @@ void window_accumulate(struct replica_window *t, const struct replica_window *w)
     t->lost_spans += w->lost_spans;
     t->lost_heads += w->lost_heads;
     t->lost_other += w->lost_other;
+    t->syscall_hooks_ns += w->syscall_hooks_ns;
     t->syscalls += w->syscalls;
 }
 

@@ -1,0 +1,58 @@
+#include "trace/syscall_duty.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+void syscall_duty_init(struct syscall_duty *d, double budget, uint64_t now_ns)
+{
+    memset(d, 0, sizeof(*d));
+    d->budget = budget;
+    d->period = 1;
+    d->on = true;
+    d->on_since_ns = now_ns;
+    d->window_end_ns = now_ns;
+}
+
+uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t end_ns)
+{
+    uint64_t ns = d->carried_ns;
+    uint64_t from = max_u64(start_ns, d->on_since_ns);
+    if (d->on && end_ns > from)
+        ns += end_ns - from;
+    d->carried_ns = 0;
+    d->window_end_ns = end_ns;
+    return ns;
+}
+
+bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
+                       uint64_t syscalls, uint64_t oncpu_ns)
+{
+    if (d->budget <= 0)
+        return true;
+    if (window_ns && hooks_ns * 10 >= window_ns * 9) {
+        /* a replica that barely runs pays for its few syscalls with CPU nobody else needs:
+         * weigh them against at least a tenth of a core */
+        double cpu = (double)max_u64(oncpu_ns, window_ns / 10);
+        d->share = (double)syscalls * SYSCALL_HOOK_COST_NS / cpu;
+        double period = ceil(d->share / d->budget);
+        d->period = period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
+                                                                      : (unsigned)period;
+        d->countdown = d->period - 1;
+    } else if (d->countdown) {
+        d->countdown--;
+    }
+    return d->countdown == 0;
+}
+
+void syscall_duty_switched(struct syscall_duty *d, bool on, uint64_t now_ns)
+{
+    if (on == d->on)
+        return;
+    if (on)
+        d->on_since_ns = now_ns;
+    else if (now_ns > d->window_end_ns)
+        d->carried_ns += now_ns - max_u64(d->window_end_ns, d->on_since_ns);
+    d->on = on;
+}

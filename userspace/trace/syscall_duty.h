@@ -1,0 +1,45 @@
+/* How often the per-syscall hooks (sys_enter/sys_exit on every syscall of the host) run.
+ *
+ * Their cost follows the syscall rate, not the work: two programs and the kernel's syscall
+ * slow path per syscall, ~0.15 us here (bpf_stats: 65-79 ns per program run). A replica that
+ * does 6 syscalls for 10 us of work (nginx serving a small file) loses ~9% of its throughput
+ * to them; one that spends 2 ms of CPU per request does not notice. So after each window the
+ * hooks covered, the tracer estimates their cost as a share of the CPU the traced replicas
+ * used; above the budget the hooks run one window out of `period` (a duty cycle), so the
+ * syscall table becomes a sample of the run and each window says how long the hooks ran in it
+ * (replica_window.syscall_hooks_ns). Accept-queue wait and listening ports do not depend on
+ * them (bpf/syscalls.bpf.c). */
+#ifndef LOADSCOPE_TRACE_SYSCALL_DUTY_H
+#define LOADSCOPE_TRACE_SYSCALL_DUTY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SYSCALL_HOOK_COST_NS 150 /* per traced syscall, both hooks and the slow path */
+#define SYSCALL_DUTY_MAX_PERIOD 20 /* at least one window in 20 is sampled */
+
+struct syscall_duty {
+    double budget;        /* share of the replicas' CPU the hooks may cost; <= 0: always on */
+    double share;         /* estimated cost share in the last window the hooks covered */
+    unsigned period;      /* hooks on one window out of `period` */
+    unsigned countdown;   /* windows until the next sampled one */
+    bool on;              /* hooks attached now */
+    uint64_t on_since_ns; /* when they were last attached */
+    uint64_t window_end_ns; /* end of the last window closed */
+    uint64_t carried_ns;  /* hooks time in the open window before a detach */
+};
+
+void syscall_duty_init(struct syscall_duty *d, double budget, uint64_t now_ns);
+
+/* Closes the window [start_ns, end_ns): how long the hooks were attached in it. */
+uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t end_ns);
+
+/* Given that window's hooks time and what the replicas did in it (syscalls counted, CPU
+ * used), whether the hooks should run during the next window. */
+bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
+                       uint64_t syscalls, uint64_t oncpu_ns);
+
+/* The hooks were attached (on) or detached at now_ns. */
+void syscall_duty_switched(struct syscall_duty *d, bool on, uint64_t now_ns);
+
+#endif
