@@ -29,6 +29,7 @@
 #include "load/threshold.h"
 #include "report/console.h"
 #include "report/locust_csv.h"
+#include "trace/syscall_duty.h"
 
 #define REPORT_INTERVAL_NS (2 * NS_PER_SEC)
 #define TICK_NS (100 * NS_PER_MS)
@@ -85,6 +86,10 @@ static const char usage_text[] =
     "      --no-trace            client side only\n"
     "      --window D            server aggregation window (default 1s)\n"
     "      --profile-hz N        CPU stack samples per second per CPU (default 49, 0 = off)\n"
+    "      --syscall-budget PCT  the per-syscall hooks (counts, latency) cost ~0.15 us per\n"
+    "                            syscall; above PCT% of the replicas' CPU they run one\n"
+    "                            window out of N (default 1)\n"
+    "      --all-syscalls        the per-syscall hooks all the time, whatever they cost\n"
     "\n"
     "Output (every run is stored in a directory: run.db, report.json/.html/.md, stats_*.csv,\n"
     "trace.json, profiles/; 'loadscope report DIR' regenerates them)\n"
@@ -108,7 +113,8 @@ static const char usage_text[] =
 enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, OPT_THREADS,
        OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
        OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY, OPT_OUT, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT,
-       OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ, OPT_ENGINE };
+       OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ, OPT_ENGINE,
+       OPT_SYSCALL_BUDGET, OPT_ALL_SYSCALLS };
 
 static const struct option long_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -141,6 +147,8 @@ static const struct option long_options[] = {
     {"replica", required_argument, NULL, OPT_REPLICA},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"profile-hz", required_argument, NULL, OPT_PROFILE_HZ},
+    {"syscall-budget", required_argument, NULL, OPT_SYSCALL_BUDGET},
+    {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {NULL, 0, NULL, 0},
 };
@@ -181,6 +189,9 @@ static int session_option(int opt, const char *value, struct run_session_options
         if (o->window_ns < 10 * NS_PER_MS)
             return error_set(err, "--window must be at least 10ms");
         return 1;
+    case OPT_SYSCALL_BUDGET:
+        return syscall_budget_parse(value, &o->syscall_budget, err) < 0 ? -1 : 1;
+    case OPT_ALL_SYSCALLS: o->syscall_budget = 0; return 1;
     case OPT_PROFILE_HZ: {
         char *end;
         long hz = strtol(value, &end, 10);
@@ -222,6 +233,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, struct error *e
 {
     memset(a, 0, sizeof(*a));
     a->session.profile_hz = -1;
+    a->session.syscall_budget = -1;
     a->flags = calloc((size_t)argc + 1, sizeof(*a->flags));
     if (!a->flags)
         return error_set(err, "out of memory");

@@ -289,6 +289,8 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
         s->trace_cfg.window_ns = s->opts.window_ns;
     if (s->opts.profile_hz >= 0)
         s->trace_cfg.profile_hz = (unsigned)s->opts.profile_hz;
+    if (s->opts.syscall_budget >= 0)
+        s->trace_cfg.syscall_budget = s->opts.syscall_budget;
     if (s->opts.replica_count) {
         memcpy(s->trace_cfg.replicas, s->opts.replicas,
                s->opts.replica_count * sizeof(s->opts.replicas[0]));

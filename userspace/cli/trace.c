@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "common/json_writer.h"
 #include "load/stats.h"
+#include "trace/syscall_duty.h"
 #include "trace/trace.h"
 
 /* Set by the signal handler only (the one global the rules allow). */
@@ -60,10 +61,10 @@ static const char usage_text[] =
     "      --windows-json F   every window's aggregates and the totals as JSON\n"
     "      --spans-csv FILE   one row per server-side request\n"
     "      --folded-dir DIR   DIR/NAME.folded per replica (flame graph input)\n"
-    "      --syscall-budget PCT  the hooks on every syscall (per-syscall counts and\n"
-    "                         latency) cost ~0.15 us per syscall; when that exceeds PCT%% of\n"
-    "                         the replicas' CPU they run one window out of N, N to fit\n"
-    "                         (at most 20; default 1)\n"
+    "      --syscall-budget PCT\n"
+    "                         the hooks on every syscall (per-syscall counts, latency) cost\n"
+    "                         ~0.15 us per syscall; above PCT% of the replicas' CPU they run\n"
+    "                         one window out of N, at most 20 (default 1)\n"
     "      --all-syscalls     the per-syscall hooks all the time, whatever they cost\n"
     "      --no-syscalls      no per-syscall counts/latency: no hooks on every syscall\n"
     "      --max-conns N      server connections tracked at once (default 8192)\n"
@@ -90,18 +91,6 @@ struct outputs {
     int quiet;
     uint64_t start_ns;
 };
-
-/* "1", "0.5", "1%": a share in (0, 1] */
-static int parse_percent(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || (*end && strcmp(end, "%")) || !(v >= 0.01 && v <= 100))
-        return -1;
-    *out = v / 100;
-    return 0;
-}
 
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -183,9 +172,8 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         case OPT_NO_SYSCALLS: c->cfg.syscalls = false; break;
         case OPT_ALL_SYSCALLS: c->cfg.syscall_budget = 0; break;
         case OPT_BUDGET:
-            if (parse_percent(optarg, &c->cfg.syscall_budget) < 0)
-                return error_set(err, "bad --syscall-budget '%s' (a percentage, 0.01..100)",
-                                 optarg);
+            if (syscall_budget_parse(optarg, &c->cfg.syscall_budget, err) < 0)
+                return -1;
             break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;

@@ -266,11 +266,11 @@ void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
     if (!t->syscall_period)
         snprintf(buf, len, "per-syscall hooks off (--no-syscalls): no syscall table");
     else if (ran >= 0.95 || t->syscall_period == 1)
-        snprintf(buf, len, "per-syscall hooks on all along (estimated cost %.1f%% of the "
+        snprintf(buf, len, "per-syscall hooks on all along (estimated cost %.2g%% of the "
                  "replicas' CPU)", t->syscall_cost_share * 100);
     else
         snprintf(buf, len, "per-syscall hooks ran %.0f%% of the time, one window in %u (their "
-                 "estimated cost, %.1f%% of the replicas' CPU, is above the %.2g%% budget): "
+                 "estimated cost, %.2g%% of the replicas' CPU, is above the %.2g%% budget): "
                  "the syscall table is a sample", ran * 100, t->syscall_period,
                  t->syscall_cost_share * 100, t->syscall_budget * 100);
 }

@@ -1,9 +1,22 @@
 #include "trace/syscall_duty.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+int syscall_budget_parse(const char *text, double *out, struct error *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno || (*end && strcmp(end, "%")) || !(v >= 0.01 && v <= 100))
+        return error_set(err, "bad --syscall-budget '%s' (a percentage, 0.01..100)", text);
+    *out = v / 100;
+    return 0;
+}
 
 void syscall_duty_init(struct syscall_duty *d, double budget, uint64_t now_ns)
 {

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/error.h"
+
 #define SYSCALL_HOOK_COST_NS 150 /* per traced syscall, both hooks and the slow path */
 #define SYSCALL_DUTY_MAX_PERIOD 20 /* at least one window in 20 is sampled */
 
@@ -28,6 +30,9 @@ struct syscall_duty {
     uint64_t window_end_ns; /* end of the last window closed */
     uint64_t carried_ns;  /* hooks time in the open window before a detach */
 };
+
+/* --syscall-budget PCT: "1", "0.5", "2%" (0.01..100) as a share; a one-line error if not. */
+int syscall_budget_parse(const char *text, double *out, struct error *err);
 
 void syscall_duty_init(struct syscall_duty *d, double budget, uint64_t now_ns);
 
