@@ -318,14 +318,11 @@ bool loader_syscall_hooks_detachable(const struct loader *l)
     return l->skel[PART_SYSCALLS] && l->cfg.syscalls && !l->syscall_hooks_pinned;
 }
 
-int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
+/* Attaches or detaches the sys_enter/sys_exit programs loaded (the skeleton keeps their links,
+ * so destroying it cleans up whatever is attached). */
+static int set_every_syscall_hook(struct syscalls_bpf *s, bool on, struct error *err)
 {
-    if (!loader_syscall_hooks_detachable(l) || on == l->syscall_hooks_on)
-        return 0;
-    struct syscalls_bpf *s = l->skel[PART_SYSCALLS];
     const struct bpf_object_skeleton *sk = s->skeleton;
-    if (on) /* before the first hook runs: in-flight entries of the last attachment are stale */
-        s->bss->syscall_epoch++;
     for (int i = 0; i < sk->prog_cnt; i++) {
         const struct bpf_prog_skeleton *p =
             (const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
@@ -340,6 +337,20 @@ int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
                 return error_set(err, "reattaching %s: %s", bpf_program__name(*p->prog),
                                  strerror(errno));
         }
+    }
+    return 0;
+}
+
+int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
+{
+    if (!loader_syscall_hooks_detachable(l) || on == l->syscall_hooks_on)
+        return 0;
+    struct syscalls_bpf *s = l->skel[PART_SYSCALLS];
+    if (on) /* before the first hook runs: in-flight entries of the last attachment are stale */
+        s->bss->syscall_epoch++;
+    if (set_every_syscall_hook(s, on, err) < 0) {
+        set_every_syscall_hook(s, false, err); /* none left half attached */
+        return -1;
     }
     l->syscall_hooks_on = on;
     return 0;

@@ -29,6 +29,7 @@ struct trace_session {
     struct profile_reader *profile;
     struct trace_totals totals;
     struct syscall_duty duty;
+    bool duty_broken; /* a reattach failed: the hooks stay off, said once */
     struct replica_window scratch[TRACE_MAX_REPLICAS];
     pthread_t reader;
     bool reader_running;
@@ -84,13 +85,13 @@ static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint
         oncpu += s->scratch[r].oncpu_ns;
     }
     bool on = syscall_duty_next(&s->duty, hooks_ns, window_ns, syscalls, oncpu);
-    if (on == s->duty.on || !loader_syscall_hooks_detachable(s->loader))
+    if (on == s->duty.on || s->duty_broken || !loader_syscall_hooks_detachable(s->loader))
         return;
     struct error err = {{0}};
     if (loader_set_syscall_hooks(s->loader, on, &err) < 0) {
-        /* leave them off: the windows say the hooks did not run */
+        /* they stay off: the windows say the hooks did not run */
         fprintf(stderr, "loadscope: per-syscall hooks: %s\n", err.msg);
-        s->duty.budget = 0;
+        s->duty_broken = true;
         return;
     }
     syscall_duty_switched(&s->duty, on, clock_now_ns());
