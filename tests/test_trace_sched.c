@@ -1,10 +1,13 @@
 /* Ground truth for the scheduler accounting (bpf/sched.bpf.c): real processes with known CPU
  * behaviour, traced on the real kernel, measured against what the processes report. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "support/trace_collect.h"
+#include "support/tmpdir.h"
 #include "support/trace_procs.h"
 #include "trace/trace.h"
 
@@ -182,4 +185,50 @@ Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
               (unsigned long long)t.syscall_hooks_ns,
               (unsigned long long)(t.end_ns - t.start_ns));
     trace_collect_free(&c);
+}
+
+/* The same through the command line with its defaults (1% budget): `loadscope trace` of a
+ * process making millions of syscalls a second runs the hooks a fraction of the time and says
+ * so (a default once lost on the way from the options to the tracer: hooks all along). */
+Test(trace_sched, the_trace_command_applies_the_default_syscall_budget, .timeout = 90)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    const char *bin = getenv("LOADSCOPE_BIN");
+    if (!bin)
+        cr_skip_test("LOADSCOPE_BIN is not set (run through make)");
+    char dir[256], cmd[1024], path[300];
+    tmpdir_make("syscall-budget", dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/windows.json", dir);
+    struct trace_proc p;
+    cr_assert_eq(trace_proc_start(&p, JOB_SYSCALLS, 8000, -1), 0);
+    trace_proc_go(&p);
+    snprintf(cmd, sizeof(cmd), "%s trace --replica job=pid:%d -t 5s -q --profile-hz 0 "
+             "--out %s/run --windows-json %s >/dev/null 2>&1", bin, (int)p.pid, dir, path);
+    int rc = system(cmd);
+    trace_proc_stop(&p);
+    cr_assert_eq(rc, 0, "%s", cmd);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = 0;
+    cJSON *doc = cJSON_Parse(text);
+    cr_assert_not_null(doc, "windows JSON parses");
+    const cJSON *totals = cJSON_GetObjectItem(doc, "totals");
+    double period = cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "syscall_period"));
+    double share = cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "syscall_cost_share"));
+    double budget = cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "syscall_budget"));
+    double hooks = cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "syscall_hooks_ns"));
+    double run = cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "end_ns")) -
+                 cJSON_GetNumberValue(cJSON_GetObjectItem(totals, "start_ns"));
+    cr_log_info("budget %.3f, estimated cost %.3f, period %.0f, hooks %.2f of %.2f s\n", budget,
+                share, period, hooks / 1e9, run / 1e9);
+    cr_expect(budget > 0.0099 && budget < 0.0101, "default budget 1%%, got %f", budget);
+    cr_expect(share > 0.05, "estimated cost %.3f of the CPU", share);
+    cr_expect(period >= 5, "one window in %.0f", period);
+    cr_expect(hooks < run * 0.6, "hooks ran %.2f of %.2f s", hooks / 1e9, run / 1e9);
+    cJSON_Delete(doc);
+    tmpdir_remove(dir);
 }

@@ -551,6 +551,8 @@ static void self_check_fragment(struct json_writer *w, const void *ctx)
 
 static int store_profiles(struct run_session *s, struct error *err)
 {
+    if (!s->trace_cfg.profile_hz) /* --profile-hz 0: no stacks to store */
+        return 0;
     for (unsigned r = 0; r < s->trace_cfg.replica_count; r++) {
         char *text = NULL;
         size_t len = 0;

@@ -498,6 +498,7 @@ int cmd_trace(int argc, char **argv)
         .observer = &sinks,
         .window_ns = c.cfg.window_ns,
         .profile_hz = (int)c.cfg.profile_hz,
+        .syscall_budget = c.cfg.syscall_budget,
         .paths = c.paths,
     };
     memcpy(opts.replicas, c.cfg.replicas, sizeof(opts.replicas));

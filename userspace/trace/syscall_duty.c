@@ -42,13 +42,16 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
 bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
                        uint64_t syscalls, uint64_t oncpu_ns)
 {
-    if (d->budget <= 0)
-        return true;
-    if (window_ns && hooks_ns * 10 >= window_ns * 9) {
+    bool sampled = window_ns && hooks_ns * 10 >= window_ns * 9;
+    if (sampled) {
         /* a replica that barely runs pays for its few syscalls with CPU nobody else needs:
          * weigh them against at least a tenth of a core */
         double cpu = (double)max_u64(oncpu_ns, window_ns / 10);
         d->share = (double)syscalls * SYSCALL_HOOK_COST_NS / cpu;
+    }
+    if (d->budget <= 0) /* always on; the estimate is still reported */
+        return true;
+    if (sampled) {
         double period = ceil(d->share / d->budget);
         d->period = period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
                                                                       : (unsigned)period;
