@@ -123,20 +123,14 @@ static __always_inline void on_listen(struct task_struct *cur, struct thread_sta
         set_port_replica(port, t->replica, true);
 }
 
-/* The first argument of the current syscall, from the registers saved at kernel entry. */
-static __always_inline long first_arg(struct task_struct *cur)
-{
-    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(cur);
-    return r ? (long)BPF_CORE_READ(r, di) : -1;
-}
-
 static __always_inline void accept_or_listen_exit(struct task_struct *cur, struct thread_state *t,
                                                   long nr, long ret)
 {
+    __u64 fd, unused;
     if ((nr == NR_accept || nr == NR_accept4) && ret >= 0)
         on_accept(cur, t, ret, bpf_ktime_get_ns());
-    else if (nr == NR_listen && ret == 0)
-        on_listen(cur, t, first_arg(cur));
+    else if (nr == NR_listen && ret == 0 && inflight_syscall(cur, &fd, &unused) == NR_listen)
+        on_listen(cur, t, (long)fd);
 }
 
 static __always_inline void on_exit(long ret)
