@@ -13,9 +13,10 @@
  *   sock_send_length (the worker's write): response start, then the last send so far and the
  *       worker's snapshot at it (the span's end if no more bytes follow);
  *   tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: per-replica counters.
- * A span is sent (ring buffer) when the next request arrives or is read, or at close; spans
- * still open when tracing stops are flushed by userspace. HTTP/1.1 without pipelining:
- * requests and responses alternate on a connection. */
+ * A span is sent (ring buffer) when the next request arrives or is read, or at close (above
+ * a rate, a random sample of them: span_weight); spans still open when tracing stops are
+ * flushed by userspace. HTTP/1.1 without pipelining: requests and responses alternate on a
+ * connection. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -54,13 +55,59 @@ static __always_inline __u64 submit_flags(void)
                                                                               : BPF_RB_NO_WAKEUP;
 }
 
+/* Requests recorded per SPAN_SLOT_NS, all replicas, before the sampler starts (0: every
+ * request). */
+const volatile __u64 cfg_span_slot_limit = 0;
+
+struct span_sampler {
+    __u64 slot_start_ns;
+    __u64 started; /* requests started in the slot */
+    __u64 period;  /* 1 in period recorded in the slot */
+};
+
+/* One for all CPUs (a per-CPU limit would record less when the load sits on one CPU); the
+ * slot rollover may race between CPUs, which at worst miscounts one slot. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct span_sampler);
+} span_sampler SEC(".maps");
+
+/* The weight of the request starting now: 1 below the rate limit; above it, the period N for
+ * a random 1 in N requests and 0 for the others (not recorded). */
+static __always_inline __u32 span_weight(__u64 now)
+{
+    __u32 zero = 0;
+    struct span_sampler *s;
+    if (!cfg_span_slot_limit || !(s = bpf_map_lookup_elem(&span_sampler, &zero)))
+        return 1;
+    __u64 start = s->slot_start_ns;
+    if (now - start >= SPAN_SLOT_NS) {
+        /* the slot that ended sets the period; after a longer gap the rate was lower */
+        __u64 n = s->started, period = 1;
+        if (now - start < 2 * SPAN_SLOT_NS && n > cfg_span_slot_limit)
+            period = (n + cfg_span_slot_limit - 1) / cfg_span_slot_limit;
+        s->period = period < SPAN_MAX_PERIOD ? period : SPAN_MAX_PERIOD;
+        s->slot_start_ns = now;
+        s->started = 0;
+    }
+    __sync_fetch_and_add(&s->started, 1);
+    __u32 period = (__u32)s->period;
+    if (period <= 1)
+        return 1;
+    return bpf_get_prandom_u32() % period == 0 ? period : 0;
+}
+
 static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reason)
 {
     struct sock_acc *a = sock_acc_any(c->replica);
     if (a)
         __sync_fetch_and_add(&a->open_spans, -1);
-    struct span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     c->phase = PHASE_IDLE;
+    if (!c->weight)
+        return;
+    struct span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count_event(CNT_RB_LOST_SPAN);
         return;
@@ -92,7 +139,7 @@ static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reas
                            ? 0
                            : c->snap_end[i] - c->snap_start[i];
     e->head_len = c->head_len;
-    e->pad2 = 0;
+    e->weight = c->weight;
     if (bpf_probe_read_kernel(e->head, HEAD_CAPTURE, c->head))
         e->head_len = 0;
     bpf_ringbuf_submit(e, submit_flags());
@@ -164,8 +211,7 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
     c->last_send_ns = 0;
     c->bytes_in = ret;
     c->bytes_out = 0;
-    thread_snapshot(t, now, c->snap_start);
-    __builtin_memcpy(c->snap_end, c->snap_start, sizeof(c->snap_end));
+    c->weight = span_weight(now);
     struct sock_acc *a = sock_acc_task(c->replica);
     if (a) {
         __u64 wait = now - c->arrival_ns;
@@ -175,8 +221,14 @@ static __always_inline void start_span(struct thread_state *t, struct conn_state
         a->recvq_wait_ns += wait;
         if (slot < LOG2_SLOTS)
             a->recvq_hist[slot]++;
+        if (!c->weight)
+            a->spans_skipped++;
     }
     mark_busy(t, now);
+    if (!c->weight) /* not recorded: no CPU split, no request bytes */
+        return;
+    thread_snapshot(t, now, c->snap_start);
+    __builtin_memcpy(c->snap_end, c->snap_start, sizeof(c->snap_end));
     capture_head(c, ret);
 }
 
@@ -254,7 +306,8 @@ static __always_inline void on_send(struct sock *sk, long ret)
     }
     c->last_send_ns = now;
     c->bytes_out += ret;
-    thread_snapshot(t, now, c->snap_end);
+    if (c->weight)
+        thread_snapshot(t, now, c->snap_end);
 }
 
 static __always_inline void on_data_ready(const struct sock *sk)

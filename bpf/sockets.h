@@ -9,6 +9,12 @@
 
 #define HEAD_CAPTURE 512 /* request bytes copied from the worker's first read */
 
+/* Span sampling: a record per request costs the most (ring buffer, userspace), so above a
+ * rate only a random 1 in N requests is recorded, N set every slot from the request rate of
+ * the slot before; per-replica counters and histograms still count every request. */
+#define SPAN_SLOT_NS 100000000ULL /* 100 ms */
+#define SPAN_MAX_PERIOD 4096
+
 enum conn_phase {
     PHASE_IDLE = 0,  /* no request in progress (new or kept-alive connection) */
     PHASE_READING,   /* a request is being read: first read seen, no response byte yet */
@@ -62,7 +68,7 @@ struct conn_state {
     __u64 snap_start[ACC_COUNT]; /* worker thread's accounting at the first read */
     __u64 snap_end[ACC_COUNT];   /* ... and at the last send */
     __u32 head_len;              /* bytes of the current request captured at its first read */
-    __u32 pad2;
+    __u32 weight;                /* requests the current span stands for; 0: not recorded */
     __u8 head[HEAD_CAPTURE];
 };
 
@@ -84,6 +90,7 @@ struct sock_acc {
     __u64 resets_sent;
     __u64 resets_received;
     __s64 open_spans;         /* spans started minus ended (a gauge, summed over CPUs) */
+    __u64 spans_skipped;      /* requests started that the span sampler did not record */
 };
 
 enum event_type { EV_SPAN = 2 };
@@ -110,7 +117,7 @@ struct span_event {
     __u64 bytes_out;
     __u64 acc_ns[ACC_COUNT]; /* worker's time inside the span, per accounting state */
     __u32 head_len;          /* valid bytes in head (0: not captured) */
-    __u32 pad2;
+    __u32 weight;            /* requests this record stands for (the sampler's period) */
     __u8 head[HEAD_CAPTURE]; /* the first bytes the worker read for this request */
 };
 

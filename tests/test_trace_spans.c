@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "support/trace_collect.h"
 #include "support/trace_procs.h"
 #include "trace/trace.h"
@@ -243,6 +244,68 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
     cr_expect(sp->accept_ns >= sp->established_ns && sp->established_ns > 0,
               "accepted at %llu, established at %llu", (unsigned long long)sp->accept_ns,
               (unsigned long long)sp->established_ns);
+    trace_destroy(s);
+    trace_collect_free(&c);
+    trace_server_stop(&srv);
+}
+
+Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request, .timeout = 60)
+{
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1};
+    cr_assert_eq(trace_server_start(&srv, &o), 0);
+    trace_test_sleep_ms(100);
+    struct trace_collect c;
+    trace_collect_init(&c);
+    char spec[64];
+    snprintf(spec, sizeof(spec), "srv=port:%d", srv.port);
+    /* 200 spans/s: 20 per 100 ms slot, far below what one keep-alive client sends */
+    struct trace_session *s = trace_test_start_span_rate(spec, 200, &c);
+    cr_assert_not_null(s);
+    /* one second of back-to-back requests on one connection (bounded in count too) */
+    uint64_t sent = 0, end = clock_now_ns() + NS_PER_SEC;
+    int fd = -1;
+    while (clock_now_ns() < end && sent < 200000) {
+        fd = trace_client_get(srv.port, fd, "/sampled", sent + 1, NULL);
+        cr_assert(fd >= 0, "request %llu", (unsigned long long)sent);
+        sent++;
+    }
+    close(fd);
+    trace_test_sleep_ms(100);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    cr_assert(sent >= 1000, "the client sent %llu requests in 1 s", (unsigned long long)sent);
+    cr_expect_eq(t.lost_spans, 0);
+    /* the kernel counted every request; each one either got a span or was skipped */
+    cr_expect_eq(t.replica[0].requests, sent, "server-side requests %llu of %llu",
+                 (unsigned long long)t.replica[0].requests, (unsigned long long)sent);
+    cr_expect_eq(c.nspans + t.spans_skipped, sent, "%zu spans + %llu skipped = %llu", c.nspans,
+                 (unsigned long long)t.spans_skipped, (unsigned long long)sent);
+    uint64_t window_skipped = 0;
+    for (size_t i = 0; i < c.nwindows; i++)
+        window_skipped += c.windows[i].spans_skipped;
+    cr_expect_eq(window_skipped, t.spans_skipped, "windows report the skipped requests");
+    cr_expect(c.nspans < sent / 2, "a sample: %zu spans of %llu requests", c.nspans,
+              (unsigned long long)sent);
+    /* each span stands for its weight in requests: their sum estimates the total */
+    uint64_t weights = 0, heavy = 0;
+    for (size_t i = 0; i < c.nspans; i++) {
+        const struct server_span *sp = &c.spans[i];
+        weights += span_sample_weight(sp);
+        heavy += sp->sample_weight > 1;
+        cr_expect(sp->has_request_id && sp->request_id >= 1 && sp->request_id <= sent,
+                  "a recorded span keeps its request bytes");
+        cr_expect_str_eq(sp->path, "/sampled");
+    }
+    cr_expect(heavy > 0, "spans recorded by the sampler weigh more than one request");
+    double ratio = (double)weights / (double)sent;
+    cr_expect(ratio > 0.75 && ratio < 1.25, "weights sum to %llu for %llu requests",
+              (unsigned long long)weights, (unsigned long long)sent);
+    cr_log_info("span sampling: %llu requests, %zu spans (%llu weighted), %llu skipped",
+                (unsigned long long)sent, c.nspans, (unsigned long long)weights,
+                (unsigned long long)t.spans_skipped);
     trace_destroy(s);
     trace_collect_free(&c);
     trace_server_stop(&srv);

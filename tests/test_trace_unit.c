@@ -189,6 +189,12 @@ Test(trace_cli, one_line_reasons_and_exit_codes)
     snprintf(cmd, sizeof(cmd), "%s run -H http://127.0.0.1:1 --syscall-budget 5x 2>&1", bin);
     cr_expect_eq(run(cmd, out, sizeof(out)), 2);
     cr_expect(strstr(out, "bad --syscall-budget '5x'") != NULL, "%s", out);
+    snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:80 --span-rate -5 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "loadscope: bad --span-rate '-5' (0..10000000)\n") == out, "%s", out);
+    snprintf(cmd, sizeof(cmd), "%s run -H http://127.0.0.1:1 --span-rate lots 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "--span-rate takes 0..10000000, not 'lots'") != NULL, "%s", out);
     /* nobody listens on port 1 */
     snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:1 -t 1s 2>&1", bin);
     int rc = run(cmd, out, sizeof(out));

@@ -219,9 +219,11 @@ static double number_at(const cJSON *doc, const char *a, const char *b)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-Test(verdict_demo, join_matches_99_percent_at_1000_rps, .timeout = 600)
+/* GET /health at a constant rate against a one-worker demo server, traced; returns the
+ * report document (the caller deletes it). span_rate: --span-rate's value, NULL for the
+ * default. */
+static cJSON *health_run(const char *rate, const char *seconds, const char *span_rate)
 {
-    need_root();
     int port = 0;
     pid_t server = start_demo_server(1, &port);
     char dir[256], host[64], out[300];
@@ -229,14 +231,23 @@ Test(verdict_demo, join_matches_99_percent_at_1000_rps, .timeout = 600)
     snprintf(out, sizeof(out), "%s/run", dir);
     snprintf(host, sizeof(host), "http://127.0.0.1:%d", port);
     const char *argv[] = {loadscope_bin(), "run", "-H", host, "-e", "GET /health",
-                          "--rate", "1000", "-c", "64", "-t", "8s", "--out", out,
-                          "--only-summary", NULL};
+                          "--rate", rate, "-c", "64", "-t", seconds, "--out", out,
+                          "--only-summary", span_rate ? "--span-rate" : NULL, span_rate, NULL};
     struct cmd_result r;
     cr_assert_eq(run_program(&r, argv, 0, 120), 0);
     stop(server);
     cr_assert_eq(r.exit_code, 0, "run exited %d: %s", r.exit_code, r.err);
     cJSON *doc = read_document(out);
     cr_assert_not_null(doc);
+    cmd_result_free(&r);
+    tmpdir_remove(dir);
+    return doc;
+}
+
+Test(verdict_demo, join_matches_99_percent_at_1000_rps, .timeout = 600)
+{
+    need_root();
+    cJSON *doc = health_run("1000", "8s", NULL);
     double requests = number_at(doc, "breakdown", "answered");
     double fraction = number_at(doc, "breakdown", "matched_fraction");
     double lost = number_at(doc, "tracing", "lost_spans") + number_at(doc, "tracing", "lost_heads");
@@ -246,7 +257,31 @@ Test(verdict_demo, join_matches_99_percent_at_1000_rps, .timeout = 600)
     cr_expect_geq(fraction, 0.99, "only %.2f%% of requests matched a server span",
                   100 * fraction);
     cr_expect_eq(lost, 0, "%.0f spans or request heads lost at 1000 req/s", lost);
+    cr_expect_eq(number_at(doc, "tracing", "spans_skipped"), 0, "below --span-rate: every span");
     cJSON_Delete(doc);
-    cmd_result_free(&r);
-    tmpdir_remove(dir);
+}
+
+/* Above --span-rate the tracer records a random sample: the join matches what was recorded,
+ * and the report says how much that is. */
+Test(verdict_demo, above_the_span_rate_the_recorded_sample_matches, .timeout = 600)
+{
+    need_root();
+    cJSON *doc = health_run("1000", "5s", "100");
+    double answered = number_at(doc, "breakdown", "answered");
+    double spans = number_at(doc, "breakdown", "spans");
+    double skipped = number_at(doc, "breakdown", "spans_skipped");
+    double recorded = number_at(doc, "breakdown", "recorded_fraction");
+    double matched = number_at(doc, "breakdown", "matched");
+    double fraction = number_at(doc, "breakdown", "matched_fraction");
+    cr_log_info("1000 req/s, --span-rate 100: %.0f answered, %.0f spans, %.0f skipped, %.0f "
+                "matched (%.1f%% of the recorded)", answered, spans, skipped, matched,
+                100 * fraction);
+    cr_expect_geq(answered, 4500, "the generator should have sent ~5000 requests");
+    cr_expect(skipped > 0 && recorded > 0 && recorded < 0.5, "recorded %.3f", recorded);
+    cr_expect(spans + skipped >= answered && spans + skipped <= answered + 10,
+              "every request the server saw was recorded or skipped: %.0f + %.0f vs %.0f",
+              spans, skipped, answered);
+    cr_expect_eq(number_at(doc, "tracing", "spans_skipped"), skipped);
+    cr_expect_geq(fraction, 0.97, "%.0f matched of %.0f recorded spans", matched, spans);
+    cJSON_Delete(doc);
 }

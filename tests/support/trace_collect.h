@@ -36,6 +36,10 @@ struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trac
 struct trace_session *trace_test_start_budget(const char *spec, double budget,
                                               struct trace_collect *c);
 
+/* The same with trace_config.span_rate = span_rate (spans per second before sampling). */
+struct trace_session *trace_test_start_span_rate(const char *spec, uint32_t span_rate,
+                                                 struct trace_collect *c);
+
 /* Sleeps ms milliseconds. */
 void trace_test_sleep_ms(long ms);
 

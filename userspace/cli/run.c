@@ -90,6 +90,8 @@ static const char usage_text[] =
     "                            syscall; above PCT% of the replicas' CPU they run one\n"
     "                            window out of N (default 1)\n"
     "      --all-syscalls        the per-syscall hooks all the time, whatever they cost\n"
+    "      --span-rate N         request spans recorded per second; above it a random 1 in M\n"
+    "                            requests (default 10000, 0 = every request)\n"
     "\n"
     "Output (every run is stored in a directory: run.db, report.json/.html/.md, stats_*.csv,\n"
     "trace.json, profiles/; 'loadscope report DIR' regenerates them)\n"
@@ -114,7 +116,7 @@ enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, O
        OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
        OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY, OPT_OUT, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT,
        OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ, OPT_ENGINE,
-       OPT_SYSCALL_BUDGET, OPT_ALL_SYSCALLS };
+       OPT_SYSCALL_BUDGET, OPT_ALL_SYSCALLS, OPT_SPAN_RATE };
 
 static const struct option long_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -149,6 +151,7 @@ static const struct option long_options[] = {
     {"profile-hz", required_argument, NULL, OPT_PROFILE_HZ},
     {"syscall-budget", required_argument, NULL, OPT_SYSCALL_BUDGET},
     {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
+    {"span-rate", required_argument, NULL, OPT_SPAN_RATE},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {NULL, 0, NULL, 0},
 };
@@ -192,6 +195,14 @@ static int session_option(int opt, const char *value, struct run_session_options
     case OPT_SYSCALL_BUDGET:
         return syscall_budget_parse(value, &o->syscall_budget, err) < 0 ? -1 : 1;
     case OPT_ALL_SYSCALLS: o->syscall_budget = 0; return 1;
+    case OPT_SPAN_RATE: {
+        char *end;
+        long rate = strtol(value, &end, 10);
+        if (*value == '\0' || *end || rate < 0 || rate > SPAN_RATE_MAX)
+            return error_set(err, "--span-rate takes 0..%u, not '%s'", SPAN_RATE_MAX, value);
+        o->span_rate = rate;
+        return 1;
+    }
     case OPT_PROFILE_HZ: {
         char *end;
         long hz = strtol(value, &end, 10);
@@ -234,6 +245,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, struct error *e
     memset(a, 0, sizeof(*a));
     a->session.profile_hz = -1;
     a->session.syscall_budget = -1;
+    a->session.span_rate = -1;
     a->flags = calloc((size_t)argc + 1, sizeof(*a->flags));
     if (!a->flags)
         return error_set(err, "out of memory");

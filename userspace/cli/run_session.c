@@ -291,6 +291,8 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
         s->trace_cfg.profile_hz = (unsigned)s->opts.profile_hz;
     if (s->opts.syscall_budget >= 0)
         s->trace_cfg.syscall_budget = s->opts.syscall_budget;
+    if (s->opts.span_rate >= 0)
+        s->trace_cfg.span_rate = (uint32_t)s->opts.span_rate;
     if (s->opts.replica_count) {
         memcpy(s->trace_cfg.replicas, s->opts.replicas,
                s->opts.replica_count * sizeof(s->opts.replicas[0]));
@@ -508,6 +510,11 @@ static void tracing_fragment(struct json_writer *w, const void *ctx)
     json_kv_string(w, "reason", s->trace_reason[0] ? s->trace_reason : NULL);
     if (!s->trace_reason[0]) {
         json_kv_uint(w, "spans", t->spans);
+        json_kv_uint(w, "spans_skipped", t->spans_skipped);
+        json_kv_uint(w, "span_rate", t->span_rate);
+        char spans_note[200];
+        trace_span_note(t, spans_note, sizeof(spans_note));
+        json_kv_string(w, "span_sampling", spans_note);
         json_kv_uint(w, "lost_events", t->lost_spans + t->lost_heads);
         json_kv_uint(w, "lost_spans", t->lost_spans);
         json_kv_uint(w, "lost_heads", t->lost_heads);

@@ -34,6 +34,7 @@ struct run_session_options {
     uint64_t window_ns;    /* 0: the tracer's default (1 s) */
     int profile_hz;        /* < 0: the tracer's default */
     double syscall_budget; /* < 0: the tracer's default; 0: per-syscall hooks always on */
+    long span_rate;        /* < 0: the tracer's default; 0: a span for every request */
     struct output_paths paths;
     bool quiet;            /* no "Outputs:" list */
 };

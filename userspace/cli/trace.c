@@ -67,6 +67,9 @@ static const char usage_text[] =
     "                         one window out of N, at most 20 (default 1)\n"
     "      --all-syscalls     the per-syscall hooks all the time, whatever they cost\n"
     "      --no-syscalls      no per-syscall counts/latency: no hooks on every syscall\n"
+    "      --span-rate N      request spans recorded per second; above it a random 1 in M\n"
+    "                         requests (counters and histograms still count all; default\n"
+    "                         10000, 0 = every request)\n"
     "      --max-conns N      server connections tracked at once (default 8192)\n"
     "      --ring-kb N        request ring buffer in KiB, a power of two (default 4096)\n"
     "  -q, --quiet            no per-window lines\n"
@@ -106,7 +109,7 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
     enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
-           OPT_NO_SYSCALLS, OPT_ALL_SYSCALLS, OPT_BUDGET, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
+           OPT_NO_SYSCALLS, OPT_ALL_SYSCALLS, OPT_BUDGET, OPT_SPAN_RATE, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
     static const struct option opts[] = {
         {"replica", required_argument, NULL, 'R'}, {"time", required_argument, NULL, 't'},
         {"window", required_argument, NULL, OPT_WINDOW},
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         {"no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS},
         {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
         {"syscall-budget", required_argument, NULL, OPT_BUDGET},
+        {"span-rate", required_argument, NULL, OPT_SPAN_RATE},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     trace_config_defaults(&c->cfg);
     optind = 1;
@@ -175,6 +179,10 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
             if (syscall_budget_parse(optarg, &c->cfg.syscall_budget, err) < 0)
                 return -1;
             break;
+        case OPT_SPAN_RATE:
+            if (parse_u32(optarg, 0, SPAN_RATE_MAX, &c->cfg.span_rate) < 0)
+                return error_set(err, "bad --span-rate '%s' (0..%u)", optarg, SPAN_RATE_MAX);
+            break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;
         case ':': return error_set(err, "option %s needs a value", argv[optind - 1]);
@@ -201,7 +209,7 @@ static void write_span_header(FILE *f)
                "response_start_ns,response_end_ns,oncpu_ns,runq_ns");
     for (int r = 0; r < OFF_REASONS; r++)
         fprintf(f, ",off_%s_ns", off_reason_name(r));
-    fprintf(f, ",bytes_in,bytes_out,request_id,method,path\n");
+    fprintf(f, ",bytes_in,bytes_out,request_id,method,path,sample_weight\n");
 }
 
 /* CSV field: quoted, inner quotes doubled (paths come from clients). */
@@ -240,7 +248,7 @@ static void on_span(void *ctx, const struct server_span *s)
     csv_text(o->spans, s->method);
     fputc(',', o->spans);
     csv_text(o->spans, s->path);
-    fputc('\n', o->spans);
+    fprintf(o->spans, ",%u\n", span_sample_weight(s));
 }
 
 static void json_hist(struct json_writer *w, const char *key, const uint32_t *h)
@@ -288,6 +296,7 @@ static void json_window(struct json_writer *w, const struct replica_window *x)
     json_kv_uint(w, "recvq_wait_ns", x->recvq_wait_ns);
     json_hist(w, "recvq_wait_log2_hist", x->recvq_hist);
     json_kv_int(w, "open_requests", x->open_spans);
+    json_kv_uint(w, "spans_skipped", x->spans_skipped);
     json_kv_uint(w, "bytes_in", x->bytes_in);
     json_kv_uint(w, "bytes_out", x->bytes_out);
     json_kv_uint(w, "downstream_bytes_in", x->downstream_bytes_in);
@@ -371,6 +380,8 @@ static void json_totals(struct json_writer *w, const struct trace_totals *t)
     json_kv_uint(w, "end_ns", t->end_ns);
     json_kv_string(w, "attach_modes", t->modes);
     json_kv_uint(w, "spans", t->spans);
+    json_kv_uint(w, "spans_skipped", t->spans_skipped);
+    json_kv_uint(w, "span_rate", t->span_rate);
     json_kv_uint(w, "lost_spans", t->lost_spans);
     json_kv_uint(w, "lost_heads", t->lost_heads);
     json_kv_uint(w, "spans_without_head", t->spans_without_head);
@@ -462,12 +473,14 @@ static struct stats *empty_stats(uint64_t start_ns)
 static void print_totals(const struct trace_totals *t)
 {
     fprintf(stderr,
-            "loadscope trace: %.1fs, %llu requests, modes: %s; lost: %llu spans, %llu request "
+            "loadscope trace: %.1fs, %llu spans, modes: %s; lost: %llu spans, %llu request "
             "heads, %llu connections untracked; BPF maps %.1f MiB\n",
             (double)(t->end_ns - t->start_ns) / 1e9, (unsigned long long)t->spans, t->modes,
             (unsigned long long)t->lost_spans, (unsigned long long)t->lost_heads,
             (unsigned long long)t->conn_map_full, (double)t->map_bytes / (1 << 20));
     char note[200];
+    trace_span_note(t, note, sizeof(note));
+    fprintf(stderr, "loadscope trace: %s\n", note);
     trace_syscall_note(t, note, sizeof(note));
     fprintf(stderr, "loadscope trace: %s\n", note);
 }
@@ -499,6 +512,7 @@ int cmd_trace(int argc, char **argv)
         .window_ns = c.cfg.window_ns,
         .profile_hz = (int)c.cfg.profile_hz,
         .syscall_budget = c.cfg.syscall_budget,
+        .span_rate = c.cfg.span_rate,
         .paths = c.paths,
     };
     memcpy(opts.replicas, c.cfg.replicas, sizeof(opts.replicas));

@@ -14,9 +14,21 @@ static int count_query(struct store *s, const char *sql, uint64_t *out, struct e
     return rc == SQLITE_ROW ? 0 : error_set(err, "sqlite: %s", sqlite3_errmsg(store_db(s)));
 }
 
+double join_recorded_fraction(const struct join_result *j)
+{
+    uint64_t all = j->spans + j->spans_skipped;
+    return all ? (double)j->spans / (double)all : 1.0;
+}
+
 double join_matched_fraction(const struct join_result *j)
 {
-    return j->answered ? (double)join_matched(j) / (double)j->answered : 1.0;
+    /* above --span-rate the tracer records a random sample of the requests: only those can
+     * match */
+    double can_match = (double)j->answered * join_recorded_fraction(j);
+    if (can_match < 1)
+        return 1.0;
+    double f = (double)join_matched(j) / can_match;
+    return f < 1 ? f : 1.0;
 }
 
 /* Through a proxy one request has a span at the proxy and one at the backend: keep the
@@ -82,6 +94,8 @@ int join_requests(struct store *s, const uint16_t *target_ports, unsigned port_c
         count_query(s, "SELECT count(*) FROM request_matches WHERE method = 2",
                     &out->by_four_tuple, err) ||
         count_query(s, "SELECT count(*) FROM server_spans", &out->spans, err) ||
+        count_query(s, "SELECT coalesce(sum(spans_skipped), 0) FROM replica_windows",
+                    &out->spans_skipped, err) ||
         count_query(s,
                     "SELECT count(*) FROM server_spans WHERE span_id NOT IN"
                     " (SELECT span_id FROM request_matches) AND (request_id IS NULL OR"

@@ -16,6 +16,7 @@ struct join_result {
     uint64_t by_request_id;  /* matched by X-Request-Id */
     uint64_t by_four_tuple;  /* matched by client port + time */
     uint64_t spans;          /* server spans recorded */
+    uint64_t spans_skipped;  /* requests the tracer's sampler did not record (--span-rate) */
     uint64_t spans_unmatched;/* spans no client request claimed (other clients, health checks) */
 };
 
@@ -24,7 +25,11 @@ static inline uint64_t join_matched(const struct join_result *j)
     return j->by_request_id + j->by_four_tuple;
 }
 
-/* Fraction of answered requests that matched a span (1 when nothing was answered). */
+/* Share of the server's requests that got a span: 1, or the sampler's share above
+ * --span-rate. */
+double join_recorded_fraction(const struct join_result *j);
+/* Fraction of the answered requests that could match (all, or the recorded share of them)
+ * that matched a span (1 when nothing was answered). */
 double join_matched_fraction(const struct join_result *j);
 
 /* (Re)builds request_matches. target_ports: the TCP ports of the hosts the generator

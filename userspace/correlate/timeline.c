@@ -108,8 +108,10 @@ static void add_span_share(void *ctx, size_t sec, double f)
 {
     struct span_share *ss = ctx;
     struct replica_second *row = timeline_row(ss->b->t, sec, ss->sp->replica);
-    row->busy_workers += ss->duration_s * f;
-    row->span_cpu_cores += (double)ss->sp->oncpu_ns * f / 1e9;
+    /* a sampled span stands for sample_weight requests like it */
+    double w = (double)span_sample_weight(ss->sp) * f;
+    row->busy_workers += ss->duration_s * w;
+    row->span_cpu_cores += (double)ss->sp->oncpu_ns * w / 1e9;
 }
 
 static void count_worker(struct builder *b, uint32_t replica, uint32_t tid)

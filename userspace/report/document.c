@@ -385,6 +385,8 @@ static void breakdown_section(struct json_writer *w, const struct analysis *a)
     json_kv_uint(w, "answered", j->answered);
     json_kv_uint(w, "spans", j->spans);
     json_kv_uint(w, "spans_unmatched", j->spans_unmatched);
+    json_kv_uint(w, "spans_skipped", j->spans_skipped);
+    json_kv_double(w, "recorded_fraction", join_recorded_fraction(j));
     json_key(w, "by_method");
     json_object_begin(w);
     json_kv_uint(w, "request_id", j->by_request_id);

@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS server_spans (
     request_id        INTEGER,           -- X-Request-Id as a number, NULL when absent
     request_id_text   TEXT NOT NULL,
     method            TEXT NOT NULL,
-    path              TEXT NOT NULL
+    path              TEXT NOT NULL,
+    sample_weight     INTEGER NOT NULL   -- requests it stands for: N when 1 in N was recorded
 );
 
 -- What each replica did in each window (trace/window.h: struct replica_window). Histograms
@@ -123,6 +124,7 @@ CREATE TABLE IF NOT EXISTS replica_windows (
     accept_queue_max INTEGER NOT NULL,
     requests INTEGER NOT NULL, recvq_wait_ns INTEGER NOT NULL, recvq_hist BLOB NOT NULL,
     open_spans INTEGER NOT NULL,
+    spans_skipped INTEGER NOT NULL, -- requests the span sampler did not record (--span-rate)
     bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     downstream_bytes_in INTEGER NOT NULL, downstream_bytes_out INTEGER NOT NULL,
     retransmits INTEGER NOT NULL, resets_sent INTEGER NOT NULL, resets_received INTEGER NOT NULL,

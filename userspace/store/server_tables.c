@@ -51,6 +51,7 @@ static const struct field span_fields[] = {
      SPAN_REQUEST_ID_LEN},
     {"method", offsetof(struct server_span, method), FIELD_CHARS, SPAN_METHOD_LEN},
     {"path", offsetof(struct server_span, path), FIELD_CHARS, SPAN_PATH_LEN},
+    SPAN_FIELD(FIELD_U32, sample_weight, "sample_weight"),
 };
 
 static const struct field window_fields[] = {
@@ -84,6 +85,7 @@ static const struct field window_fields[] = {
     WIN_FIELD(FIELD_U64, recvq_wait_ns, "recvq_wait_ns"),
     WIN_HIST(recvq_hist, "recvq_hist"),
     WIN_FIELD(FIELD_I64, open_spans, "open_spans"),
+    WIN_FIELD(FIELD_U64, spans_skipped, "spans_skipped"),
     WIN_FIELD(FIELD_U64, bytes_in, "bytes_in"),
     WIN_FIELD(FIELD_U64, bytes_out, "bytes_out"),
     WIN_FIELD(FIELD_U64, downstream_bytes_in, "downstream_bytes_in"),

@@ -13,6 +13,8 @@
 
 #include "profile.skel.h"
 #include "sched.skel.h"
+#include "common/clock.h"
+#include "sockets.h"
 #include "sockets.skel.h"
 #include "syscalls.h"
 #include "syscalls.skel.h"
@@ -73,6 +75,9 @@ static void sockets_configure_more(struct sockets_bpf *s, const struct load_conf
 {
     /* wake the reader early when a quarter of the ring is used */
     s->rodata->cfg_wakeup_bytes = c->ring_wakeup_bytes ? c->ring_wakeup_bytes : c->ring_bytes / 4;
+    /* the sampler counts per slot (100 ms): at least one span per slot */
+    uint64_t per_slot = (uint64_t)c->span_rate * SPAN_SLOT_NS / NS_PER_SEC;
+    s->rodata->cfg_span_slot_limit = c->span_rate && !per_slot ? 1 : per_slot;
 }
 static void profile_configure_more(struct profile_bpf *s, const struct load_config *c)
 {

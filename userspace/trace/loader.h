@@ -25,6 +25,7 @@ struct load_config {
     bool syscalls;       /* the hooks on every syscall (else only the accept/listen exits) */
     uint32_t learn_ports; /* bit r: replica r learns client ports from its accepts (pid and
                              cgroup replicas; a port replica knows its port) */
+    uint32_t span_rate;   /* spans per second before sampling (0: every request) */
 };
 
 struct loader;

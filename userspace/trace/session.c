@@ -54,6 +54,7 @@ void trace_config_defaults(struct trace_config *c)
     c->ring_bytes = 4u << 20;
     c->syscalls = true;
     c->syscall_budget = 0.01;
+    c->span_rate = 10000;
 }
 
 static int check_config(const struct trace_config *c, struct error *err)
@@ -204,7 +205,7 @@ static int start(struct trace_session *s, struct error *err)
                              s->cfg.max_conns,      s->cfg.ring_bytes,
                              s->cfg.ring_wakeup_bytes, s->cfg.profile_hz,
                              s->cfg.replica_count,     s->cfg.syscalls,
-                             learn};
+                             learn,                    s->cfg.span_rate};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;
@@ -252,8 +253,12 @@ static void fill_totals(struct trace_session *s, uint64_t now)
     t->map_bytes = loader_map_bytes(s->loader);
     loader_modes(s->loader, t->modes, sizeof(t->modes));
     t->replica_count = s->cfg.replica_count;
-    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+    t->spans_skipped = 0;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
         window_reader_session_syscalls(&s->windows, r, &t->replica[r]);
+        t->spans_skipped += t->replica[r].spans_skipped;
+    }
+    t->span_rate = s->cfg.span_rate;
     t->syscall_hooks_ns = t->replica_count ? t->replica[0].syscall_hooks_ns : 0;
     t->syscall_cost_share = s->duty.share;
     t->syscall_budget = s->cfg.syscalls ? s->cfg.syscall_budget : 0;
@@ -274,6 +279,18 @@ void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
                  "estimated cost, %.2g%% of the replicas' CPU, is above the %.2g%% budget): "
                  "the syscall table is a sample", ran * 100, t->syscall_period,
                  t->syscall_cost_share * 100, t->syscall_budget * 100);
+}
+
+void trace_span_note(const struct trace_totals *t, char *buf, size_t len)
+{
+    uint64_t all = t->spans + t->spans_skipped;
+    if (!t->spans_skipped)
+        snprintf(buf, len, "a span for every request (%llu)", (unsigned long long)t->spans);
+    else
+        snprintf(buf, len, "spans for %.2g%% of the requests (%llu of %llu): above %u/s a random "
+                 "sample (--span-rate); the per-window counters count them all",
+                 100.0 * (double)t->spans / (double)all, (unsigned long long)t->spans,
+                 (unsigned long long)all, t->span_rate);
 }
 
 int trace_stop(struct trace_session *s, struct trace_totals *totals)

@@ -76,10 +76,19 @@ struct server_span {
     uint64_t bytes_out;
     uint64_t request_id; /* X-Request-Id as 16 hex digits; valid when has_request_id */
     uint8_t has_request_id;
-    uint8_t pad[7];
+    uint8_t pad[3];
+    /* requests this span stands for: 1, or N when the tracer recorded a random 1 in N requests
+     * (above trace_config.span_rate) */
+    uint32_t sample_weight;
     char method[SPAN_METHOD_LEN];          /* "" when unknown */
     char path[SPAN_PATH_LEN];              /* request target, truncated (flag) */
     char request_id_text[SPAN_REQUEST_ID_LEN]; /* X-Request-Id as sent, truncated */
 };
+
+/* The requests a span stands for (records made without the sampler say 0: one). */
+static inline uint32_t span_sample_weight(const struct server_span *sp)
+{
+    return sp->sample_weight ? sp->sample_weight : 1;
+}
 
 #endif

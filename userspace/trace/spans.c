@@ -69,6 +69,7 @@ static void deliver(struct span_reader *r, const struct span_event *e)
         out.offcpu_ns[i] = e->acc_ns[ACC_OFF_FIRST + i];
     out.bytes_in = e->bytes_in;
     out.bytes_out = e->bytes_out;
+    out.sample_weight = e->weight ? e->weight : 1;
     fill_head(r, e, &out);
     r->spans++;
     if (r->sinks && r->sinks->on_span)
@@ -118,7 +119,7 @@ void span_reader_flush_open(struct span_reader *r, int conns_fd, uint64_t now_ns
     while (bpf_map_get_next_key(conns_fd, first ? NULL : &key, &next) == 0) {
         first = false;
         key = next;
-        if (bpf_map_lookup_elem(conns_fd, &key, &c) || c.phase == PHASE_IDLE)
+        if (bpf_map_lookup_elem(conns_fd, &key, &c) || c.phase == PHASE_IDLE || !c.weight)
             continue;
         memset(&e, 0, sizeof(e));
         e.type = EV_SPAN;
@@ -147,6 +148,7 @@ void span_reader_flush_open(struct span_reader *r, int conns_fd, uint64_t now_ns
                               ? 0
                               : c.snap_end[i] - c.snap_start[i];
         e.head_len = c.head_len;
+        e.weight = c.weight;
         memcpy(e.head, c.head, sizeof(e.head));
         deliver(r, &e);
     }

@@ -56,6 +56,12 @@ struct trace_config {
     /* Share of the traced replicas' CPU the per-syscall hooks may cost before they run on a
      * duty cycle (trace/syscall_duty.h); <= 0: always on. Default 0.01. */
     double syscall_budget;
+    /* Request spans recorded per second before the tracer records only a random 1 in N
+     * requests (per 100 ms, from the rate of the 100 ms before): a record per request is the
+     * costly part of tracing a fast server. Counters and histograms still see every request.
+     * 0: every request. Default 10000. */
+    uint32_t span_rate;
+#define SPAN_RATE_MAX 10000000u
     uint32_t max_conns;   /* tracked server connections (default 8192, ~400 B each) */
     uint32_t ring_bytes;  /* ring buffer for request records (default 4 MiB, power of 2) */
     /* The reader drains the ring every 10 ms, and is woken early only when this many bytes
@@ -77,6 +83,8 @@ struct trace_totals {
     uint64_t start_ns;
     uint64_t end_ns;
     uint64_t spans;               /* delivered to on_span */
+    uint64_t spans_skipped;       /* requests the sampler did not record (above span_rate) */
+    uint32_t span_rate;           /* trace_config.span_rate */
     uint64_t windows;             /* delivered to on_window (all replicas) */
     uint64_t lost_spans;          /* ring buffer full */
     uint64_t lost_heads;          /* always 0: request bytes travel in their span record */
@@ -103,6 +111,8 @@ struct trace_totals {
 
 /* One line on the per-syscall hooks: off, on all along, or their duty cycle and why. */
 void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len);
+/* One line on the request spans: one per request, or the share the sampler kept. */
+void trace_span_note(const struct trace_totals *t, char *buf, size_t len);
 
 struct trace_session;
 

@@ -52,6 +52,9 @@ struct replica_window {
     uint64_t recvq_wait_ns;        /* sum of receive-queue waits (arrival -> first read) */
     uint32_t recvq_hist[WINDOW_HIST_SLOTS];
     int64_t open_spans;            /* requests in progress at the end */
+    /* requests the span sampler did not record (above trace_config.span_rate); the recorded
+     * ones carry their weight (server_span.sample_weight) */
+    uint64_t spans_skipped;
     uint64_t bytes_in;             /* client connections */
     uint64_t bytes_out;
     uint64_t downstream_bytes_in;  /* the replica's other sockets */

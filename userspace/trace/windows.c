@@ -224,6 +224,7 @@ static void fill_sockets(struct window_reader *w, uint32_t r, struct replica_win
     o->recvq_wait_ns = diff(s.recvq_wait_ns, b->recvq_wait_ns);
     hist_diff(o->recvq_hist, s.recvq_hist, b->recvq_hist);
     o->open_spans = s.open_spans;
+    o->spans_skipped = diff(s.spans_skipped, b->spans_skipped);
     o->bytes_in = diff(s.bytes_in, b->bytes_in);
     o->bytes_out = diff(s.bytes_out, b->bytes_out);
     o->downstream_bytes_in = diff(s.down_bytes_in, b->down_bytes_in);
@@ -413,6 +414,7 @@ void window_accumulate(struct replica_window *t, const struct replica_window *w)
     t->recvq_wait_ns += w->recvq_wait_ns;
     add_hist(t->recvq_hist, w->recvq_hist);
     t->open_spans = w->open_spans;
+    t->spans_skipped += w->spans_skipped;
     t->bytes_in += w->bytes_in;
     t->bytes_out += w->bytes_out;
     t->downstream_bytes_in += w->downstream_bytes_in;
