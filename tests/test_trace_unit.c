@@ -1,6 +1,6 @@
-/* Tracer pieces that need no privileges: request-head parsing, replica specs, the off-CPU
- * classification table, the per-syscall hooks' duty cycle, and the one-line reasons of
- * `loadscope trace`. */
+/* Tracer pieces that need no BPF: request-head parsing, replica specs, the off-CPU
+ * classification table, the per-syscall hooks' duty cycle, kernel symbols, and the one-line
+ * reasons of `loadscope trace`. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "syscall_nr.h"
 #include "trace/http_head.h"
 #include "trace/replica.h"
+#include "trace/symbols.h"
 #include "trace/syscall_duty.h"
 
 static struct http_head parse(const char *text)
@@ -211,4 +212,31 @@ Test(trace_cli, one_line_reasons_and_exit_codes)
         cr_expect_eq(run(cmd, out, sizeof(out)), 1, "%s", out);
         cr_expect(strstr(out, "needs root or CAP_BPF+CAP_PERFMON") != NULL, "%s", out);
     }
+}
+
+/* Kernel frames are named from /proc/kallsyms (root sees the addresses; others read zeros). */
+Test(symbols, kernel_addresses_name_the_function_that_holds_them)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (kallsyms addresses)");
+    FILE *f = fopen("/proc/kallsyms", "r");
+    cr_assert_not_null(f);
+    char line[512], name[256], type;
+    unsigned long long addr, want = 0;
+    while (!want && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 &&
+            !strcmp(name, "do_syscall_64"))
+            want = addr;
+    fclose(f);
+    cr_assert(want, "do_syscall_64 in /proc/kallsyms");
+    struct symbols *s = symbols_new();
+    symbols_load_kernel(s);
+    char buf[128];
+    symbols_kernel(s, want, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "do_syscall_64");
+    symbols_kernel(s, want + 3, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "do_syscall_64", "an address inside the function");
+    symbols_kernel(s, 16, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "[unknown]", "below every symbol");
+    symbols_free(s);
 }

@@ -39,6 +39,8 @@ struct profile_reader *profile_reader_new(int stacks_fd, int counts_fd, int tgid
         profile_reader_free(p);
         return NULL;
     }
+    /* now, while the session starts, rather than at the first sample with a kernel frame */
+    symbols_load_kernel(p->syms);
     return p;
 }
 
