@@ -1,19 +1,21 @@
 #!/bin/sh
 # Tracer overhead: a server's throughput at saturation untraced vs under loadscope's full
 # tracing as a user gets it (`loadscope trace --replica NAME=port:PORT`: sched, syscalls with
-# their default duty cycle, sockets + request spans, profile at 49 Hz), and under tracing
-# without the per-syscall hooks (--no-syscalls), in rounds whose order rotates, plus the CPU
-# cost per traced request. Two servers:
+# their default duty cycle, sockets + request spans sampled above 10000/s, profile at 49 Hz),
+# with a span for every request (--span-rate 0), without the per-syscall hooks, and untraced
+# again (the control: the noise floor), in rounds whose order rotates, plus the CPU cost per
+# traced request. Two servers:
 #   nginx: a small static answer, ~10 us of CPU per request: the worst case for tracing;
 #   the demo server: POST /predict at --model-cost 2 (2 ms of CPU), an inference API's shape.
 #
 #   each server: 1 worker, pinned to core 1; wrk pinned to core 0, 1 thread, same connections
-#   and duration in every run; loadscope on core 0 with wrk.
-#   ratio  = traced req/s / untraced req/s (target >= 0.97, aim >= 0.99); with a 2 ms model
-#   the VM's CPU speed (+-25% between runs here) swamps the ratio, so the BPF run time per
-#   request as a share of the server's CPU per request is printed too
-#   cpu/req = extra CPU time of the nginx processes per request (traced - untraced), and the
-#   BPF programs' own run time per request (kernel.bpf_stats_enabled, one extra traced run).
+#   and duration in every run; loadscope on core 0 with wrk (any CPU it takes there slows
+#   wrk: a process spinning 5% of core 0 cost nginx ~10% of its throughput here).
+#   ratio  = configuration req/s / untraced req/s in the same round (target >= 0.97, aim
+#   >= 0.99); the control's ratio shows what noise alone does
+#   cpu/req = extra CPU time of the server's processes per request (configuration -
+#   untraced), and the BPF programs' own run time per request (kernel.bpf_stats_enabled, one
+#   extra traced run).
 #
 # Needs root (BPF), nginx and wrk (tools/install-deps.sh). make bench runs it under
 # flock /tmp/loadscope-cpu.lock (tools/bench/run.sh); run by hand the same way.
@@ -21,8 +23,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 BIN=${LOADSCOPE_BIN:-build/loadscope}
 DEMO=${DEMO_SERVER_BIN:-build/loadscope-demo-server}
-RUNS=${BENCH_TRACE_RUNS:-5}
-SECS=${BENCH_TRACE_SECS:-10}
+RUNS=${BENCH_TRACE_RUNS:-7}
+SECS=${BENCH_TRACE_SECS:-6}
 CONNS=${BENCH_TRACE_CONNS:-50}
 
 if [ "$(id -u)" != 0 ]; then echo "bench_trace: skipped (needs root for BPF)"; exit 0; fi
@@ -115,38 +117,52 @@ stop_trace() {
 
 add() { echo "$1 $2" | awk '{print $1+$2}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
 
-# one run of a configuration (untraced, traced, light = --no-syscalls): sets RPS, REQS, CPU and
-# NOTE (what the tracer said about its per-syscall hooks)
+# The configurations of a round: untraced; traced as a user gets it; traced with a span for
+# every request (--span-rate 0); traced without the per-syscall hooks; and untraced again, the
+# control: its ratio to the first untraced run is this VM's noise (its speed swings +-20%
+# from second to second here), the yardstick for the others.
+CONFIGS="untraced traced every_span no_syscalls control"
+flags_of() {
+    case $1 in
+    every_span) echo "--span-rate 0" ;;
+    no_syscalls) echo "--no-syscalls" ;;
+    *) echo "" ;;
+    esac
+}
+
+# one run of a configuration: sets RPS, REQS, CPU and NOTE (what the tracer said about its
+# spans and per-syscall hooks)
 run_config() {
     NOTE=""
     case $1 in
-    traced) start_trace ;;
-    light) start_trace --no-syscalls ;;
+    untraced | control) ;;
+    *) start_trace "$(flags_of "$1")" ;;
     esac
     set -- "$1" $(run_wrk)
     RPS=$2; REQS=$3; CPU=$4
-    if [ "$1" != untraced ]; then
+    case $1 in
+    untraced | control) ;;
+    *)
         stop_trace
-        NOTE=" ($(tail -1 "$DIR/trace.err" | sed 's/loadscope trace: //'))"
-    fi
+        NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
+        ;;
+    esac
 }
 
-# RUNS rounds of the three configurations, their order rotating from round to round (this
-# VM's speed drifts: a fixed order would favour one), then one traced run for the BPF run
-# time. The loss is given two ways: from the mean throughputs, and as the median of each
-# round's traced / untraced ratio (robust to a round the VM slowed down).
+# RUNS rounds of the configurations, their order rotating from round to round (this VM's
+# speed drifts: a fixed order would favour one), then one traced run for the BPF run time.
+# Each configuration's loss is the median of its per-round ratios to the round's untraced
+# run (robust to a round the VM slowed down), with their range.
 measure() {
     taskset -c 0 wrk -t1 -c"$CONNS" -d2s $WRK_EXTRA "$URL" >/dev/null   # warm up
-    sum_untraced=0; sum_traced=0; sum_light=0; cpu_untraced=0; cpu_traced=0; cpu_light=0
-    ratios_traced=""; ratios_light=""
+    for cfg in $CONFIGS; do eval "ratios_$cfg=''; cpu_$cfg=0; sum_$cfg=0"; done
+    n=$(echo $CONFIGS | wc -w)
     i=1
     while [ "$i" -le "$RUNS" ]; do
-        case $((i % 3)) in
-        1) order="untraced traced light" ;;
-        2) order="traced light untraced" ;;
-        0) order="light untraced traced" ;;
-        esac
+        # rotate: round i starts with configuration number i
+        order=$(echo $CONFIGS | awk -v k=$(( (i - 1) % n )) '{for (j = 0; j < NF; j++) printf "%s ", $((j + k) % NF + 1)}')
         for cfg in $order; do
             run_config "$cfg"
             echo "$SERVER run $i $cfg: $RPS req/s, $REQS requests, server CPU $CPU ns/request$NOTE"
@@ -154,12 +170,12 @@ measure() {
             eval "sum_$cfg=\$(add \"\$sum_$cfg\" $RPS)"
             eval "cpu_$cfg=\$(add \"\$cpu_$cfg\" $CPU)"
         done
-        ratios_traced="$ratios_traced $(echo "$rps_traced $rps_untraced" | awk '{print $1 / $2}')"
-        ratios_light="$ratios_light $(echo "$rps_light $rps_untraced" | awk '{print $1 / $2}')"
+        for cfg in $CONFIGS; do
+            [ "$cfg" = untraced ] && continue
+            eval "ratios_$cfg=\"\$ratios_$cfg \$(echo \$rps_$cfg \$rps_untraced | awk '{print \$1 / \$2}')\""
+        done
         i=$((i + 1))
     done
-    med_traced=$(median $ratios_traced)
-    med_light=$(median $ratios_light)
 
     sysctl -q -w kernel.bpf_stats_enabled=1
     start_trace
@@ -172,13 +188,26 @@ measure() {
     stop_trace
     sysctl -q -w kernel.bpf_stats_enabled=0
 
-    echo "$sum_untraced $sum_traced $cpu_untraced $cpu_traced $RUNS $bpf_ns $stats_reqs $sum_light $cpu_light $med_traced $med_light" | awk -v name="$SERVER" '{
-        b = $1/$5; t = $2/$5; ratio = t/b; l = $8/$5;
-        printf "%s untraced %.0f req/s, traced %.0f req/s: ratio %.4f (%.2f%% loss), median of the rounds %.4f (%.2f%% loss; target <= 3%%, aim <= 1%%)\n", name, b, t, ratio, (1-ratio)*100, $10, (1-$10)*100;
-        printf "%s CPU per traced request: %+.0f ns (%.0f -> %.0f ns/request)\n", name, ($4-$3)/$5, $3/$5, $4/$5;
-        if ($7 > 0) printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs) = %.2f%% of the untraced server CPU per request\n", name, $6/$7, $6/$7/($3/$5)*100;
-        printf "%s --no-syscalls: %.0f req/s, ratio %.4f (%.2f%% loss), median of the rounds %.4f (%.2f%% loss), server CPU %+.0f ns per request\n", name, l, l/b, (1-l/b)*100, $11, (1-$11)*100, ($9-$3)/$5;
-    }'
+    base_rps=$(echo "$sum_untraced $RUNS" | awk '{print $1 / $2}')
+    base_cpu=$(echo "$cpu_untraced $RUNS" | awk '{print $1 / $2}')
+    echo "$base_rps $base_cpu" | awk -v name="$SERVER" '{
+        printf "%s untraced: %.0f req/s on average, server CPU %.0f ns/request\n", name, $1, $2 }'
+    for cfg in $CONFIGS; do
+        [ "$cfg" = untraced ] && continue
+        eval "r=\$ratios_$cfg; c=\$cpu_$cfg"
+        med=$(median $r)
+        case $cfg in
+        control) what="untraced again (the noise floor)" ;;
+        traced) what="traced, defaults (target <= 3% loss, aim <= 1%)" ;;
+        every_span) what="traced, a span for every request (--span-rate 0)" ;;
+        no_syscalls) what="traced, --no-syscalls" ;;
+        esac
+        echo "$med $(range $r) $c $RUNS $base_cpu" | awk -v name="$SERVER" -v what="$what" '{
+            printf "%s %s: median ratio %.3f (%.1f%% loss), rounds %s; server CPU %+.0f ns/request\n",
+                name, what, $1, (1 - $1) * 100, $2, $3 / $4 - $5 }'
+    done
+    echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 {
+        printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request\n", name, $1 / $2, $1 / $2 / $3 * 100 }'
 }
 
 SERVER=nginx SERVER_PID=$NGINX_PID SERVER_PORT=$PORT URL="http://127.0.0.1:$PORT/" WRK_EXTRA=""

@@ -624,7 +624,9 @@
         ['Status', 'on'],
         ['Request spans', fmtInt(t.spans)],
         ['Lost events', fmtInt(t.lost_events), isNum(t.lost_events) && t.lost_events > 0 ? 'bad' : ''],
-        ['Window', isNum(t.window_s) ? fmtNum(t.window_s) + ' s' : DASH]
+        ['Window', isNum(t.window_s) ? fmtNum(t.window_s) + ' s' : DASH],
+        ['Spans', t.span_sampling ? text(t.span_sampling) : DASH],
+        ['Per-syscall hooks', t.syscall_hooks ? text(t.syscall_hooks) : DASH]
       ]));
       if (isNum(t.lost_events) && t.lost_events > 0)
         b.appendChild(el('p', {class: 'warn'}, fmtInt(t.lost_events) + ' events were lost: server-side numbers undercount.'));
