@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "store/client_table.h"
 #include "store/store.h"
 #include "support/tmpdir.h"
@@ -216,6 +218,61 @@ Test(store, refuses_what_is_not_a_run)
     store_close(s);
     cr_expect_eq(store_create(dir, &s, &err), -1);
     cr_expect(strstr(err.msg, "already exists") != NULL, "%s", err.msg);
+    tmpdir_remove(dir);
+}
+
+static int column_count(struct store *s, const char *table, const char *column)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
+             table, column);
+    sqlite3_stmt *st;
+    int n = -1;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A run stored before span sampling and the syscall duty cycle (store version 1, without
+ * their columns) opens for `loadscope report`: the columns come back with their old meaning. */
+Test(store, older_run_stores_are_upgraded_when_opened)
+{
+    char dir[256];
+    tmpdir_make("store-old", dir, sizeof(dir));
+    struct store *s;
+    struct error err = {{0}};
+    cr_assert_eq(store_create(dir, &s, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_exec(s,
+                            "INSERT INTO replicas(replica, name, spec, pids, cores)"
+                            " VALUES (0, 'r', 'port:1', '', 1);"
+                            "ALTER TABLE server_spans DROP COLUMN sample_weight;"
+                            "ALTER TABLE replica_windows DROP COLUMN spans_skipped;"
+                            "ALTER TABLE replica_windows DROP COLUMN syscall_hooks_ns;"
+                            "PRAGMA user_version = 1;",
+                            &err),
+                 0, "%s", err.msg);
+    store_close(s);
+    cr_expect_eq(store_open(dir, true, &s, &err), -1, "read-only: no upgrade");
+    cr_expect(strstr(err.msg, "store version 1 needs an upgrade") != NULL, "%s", err.msg);
+    cr_assert_eq(store_open(dir, false, &s, &err), 0, "%s", err.msg);
+    cr_expect_eq(column_count(s, "server_spans", "sample_weight"), 1);
+    cr_expect_eq(column_count(s, "replica_windows", "spans_skipped"), 1);
+    cr_expect_eq(column_count(s, "replica_windows", "syscall_hooks_ns"), 1);
+    char version[16];
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(store_db(s), "PRAGMA user_version", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(version, sizeof(version), "%d", sqlite3_column_int(st, 0));
+    sqlite3_finalize(st);
+    cr_expect_str_eq(version, "2");
+    cr_expect_eq(store_exec(s, "PRAGMA user_version = 99", &err), 0);
+    store_close(s);
+    cr_expect_eq(store_open(dir, false, &s, &err), -1);
+    cr_expect(strstr(err.msg, "written by a newer loadscope (store version 99") != NULL, "%s",
+              err.msg);
     tmpdir_remove(dir);
 }
 

@@ -6,7 +6,7 @@
 --     FROM client_requests c JOIN request_matches m USING (request_id)
 --     JOIN server_spans s ON s.span_id = m.span_id ORDER BY c.total_us DESC LIMIT 10;
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2; -- store.c: upgrade_schema() brings older stores here
 
 -- Settings, environment and results summary as key/value text (command line, host CPU, ...).
 CREATE TABLE IF NOT EXISTS run_info (

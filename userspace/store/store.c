@@ -112,6 +112,58 @@ int store_create(const char *dir, struct store **out, struct error *err)
     return 0;
 }
 
+/* Columns added to the schema since its first version, with the value they had before: a
+ * run stored by an older loadscope still opens for `loadscope report`. */
+static const struct {
+    const char *table, *column, *definition;
+} added_columns[] = {
+    {"replica_windows", "syscall_hooks_ns", "INTEGER NOT NULL DEFAULT 0"}, /* duty cycle */
+    {"server_spans", "sample_weight", "INTEGER NOT NULL DEFAULT 1"},       /* --span-rate */
+    {"replica_windows", "spans_skipped", "INTEGER NOT NULL DEFAULT 0"},
+};
+#define STORE_VERSION 2 /* schema.sql's user_version */
+
+static int has_column(struct store *s, const char *table, const char *column)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int upgrade_schema(struct store *s, int version, bool readonly, struct error *err)
+{
+    if (version > STORE_VERSION)
+        return error_set(err, "%s: written by a newer loadscope (store version %d, this one "
+                         "reads up to %d)", s->dir, version, STORE_VERSION);
+    if (version == STORE_VERSION)
+        return 0;
+    if (readonly)
+        return error_set(err, "%s: store version %d needs an upgrade (open it writable)",
+                         s->dir, version);
+    for (size_t i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+        int has = has_column(s, added_columns[i].table, added_columns[i].column);
+        if (has < 0)
+            return error_set(err, "upgrading the run store: sqlite: %s", sqlite3_errmsg(s->db));
+        if (has)
+            continue;
+        char sql[256];
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i].table,
+                 added_columns[i].column, added_columns[i].definition);
+        if (store_exec(s, sql, err) != 0)
+            return error_prefix(err, "upgrading the run store");
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_VERSION);
+    return store_exec(s, sql, err);
+}
+
 int store_open(const char *dir, bool readonly, struct store **out, struct error *err)
 {
     char path[PATH_MAX + 16];
@@ -136,6 +188,10 @@ int store_open(const char *dir, bool readonly, struct store **out, struct error 
     if (version < 1) {
         store_close(s);
         return error_set(err, "%s is not a loadscope run database", path);
+    }
+    if (upgrade_schema(s, version, readonly, err) != 0) {
+        store_close(s);
+        return -1;
     }
     *out = s;
     return 0;
