@@ -1,7 +1,8 @@
 /* Server-side connections and requests: per-connection state (sockets.bpf.c, plus accept and
  * listen handling at syscall exit in syscalls.bpf.c), per-replica socket counters, and the one
- * record per request streamed to userspace through the ring buffer (its first bytes travel in
- * it: one ring-buffer reservation per request, the costly part of the path). */
+ * record per recorded request streamed to userspace through the ring buffer (its first bytes
+ * travel in it: one ring-buffer reservation per request, the costly part of the path, hence
+ * the sampling above a rate). */
 #ifndef LOADSCOPE_BPF_SOCKETS_H
 #define LOADSCOPE_BPF_SOCKETS_H
 
