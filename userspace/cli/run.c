@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/error.h"
+#include "common/number.h"
 #include "load/engine.h"
 #include "load/run_result.h"
 #include "load/scenario.h"
@@ -176,6 +177,7 @@ struct run_args {
 static int session_option(int opt, const char *value, struct run_session_options *o,
                           struct error *err)
 {
+    uint32_t v;
     switch (opt) {
     case OPT_OUT: o->out_dir = value; return 1;
     case OPT_HTML: o->paths.html = value; return 1;
@@ -195,22 +197,16 @@ static int session_option(int opt, const char *value, struct run_session_options
     case OPT_SYSCALL_BUDGET:
         return syscall_budget_parse(value, &o->syscall_budget, err) < 0 ? -1 : 1;
     case OPT_ALL_SYSCALLS: o->syscall_budget = 0; return 1;
-    case OPT_SPAN_RATE: {
-        char *end;
-        long rate = strtol(value, &end, 10);
-        if (*value == '\0' || *end || rate < 0 || rate > SPAN_RATE_MAX)
+    case OPT_SPAN_RATE:
+        if (uint_parse(value, 0, SPAN_RATE_MAX, &v) < 0)
             return error_set(err, "--span-rate takes 0..%u, not '%s'", SPAN_RATE_MAX, value);
-        o->span_rate = rate;
+        o->span_rate = v;
         return 1;
-    }
-    case OPT_PROFILE_HZ: {
-        char *end;
-        long hz = strtol(value, &end, 10);
-        if (*value == '\0' || *end || hz < 0 || hz > 10000)
+    case OPT_PROFILE_HZ:
+        if (uint_parse(value, 0, 10000, &v) < 0)
             return error_set(err, "--profile-hz takes 0..10000, not '%s'", value);
-        o->profile_hz = (int)hz;
+        o->profile_hz = (int)v;
         return 1;
-    }
     default: return 0;
     }
 }
@@ -243,9 +239,7 @@ static const char *flag_key(int opt)
 static int parse_args(int argc, char **argv, struct run_args *a, struct error *err)
 {
     memset(a, 0, sizeof(*a));
-    a->session.profile_hz = -1;
-    a->session.syscall_budget = -1;
-    a->session.span_rate = -1;
+    run_session_options_init(&a->session);
     a->flags = calloc((size_t)argc + 1, sizeof(*a->flags));
     if (!a->flags)
         return error_set(err, "out of memory");

@@ -275,6 +275,14 @@ static int record_replicas(struct run_session *s, struct error *err)
     return 0;
 }
 
+void run_session_options_init(struct run_session_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->profile_hz = -1;
+    o->syscall_budget = -1;
+    o->span_rate = -1;
+}
+
 static void start_tracing(struct run_session *s, const struct scenario *sc)
 {
     if (s->opts.no_trace) {

@@ -26,18 +26,21 @@ struct run_session_options {
     const char *out_dir;   /* NULL: loadscope-runs/<date>-<time> */
     const char *command;   /* the command line, for reports */
     bool no_trace;
-    const struct trace_config *trace_base; /* tracer limits (NULL: defaults); the fields below
-                                              override its replicas, window and profile rate */
+    const struct trace_config *trace_base; /* tracer settings (NULL: defaults); the fields
+                                              below, when set, override them */
     const struct trace_sinks *observer;    /* also sees every span and window (NULL: none) */
     struct replica_spec replicas[TRACE_MAX_REPLICAS]; /* --replica; none: one per target port */
     unsigned replica_count;
-    uint64_t window_ns;    /* 0: the tracer's default (1 s) */
-    int profile_hz;        /* < 0: the tracer's default */
-    double syscall_budget; /* < 0: the tracer's default; 0: per-syscall hooks always on */
-    long span_rate;        /* < 0: the tracer's default; 0: a span for every request */
+    uint64_t window_ns;    /* 0: unset */
+    int profile_hz;        /* < 0: unset */
+    double syscall_budget; /* < 0: unset; 0: per-syscall hooks always on */
+    long span_rate;        /* < 0: unset; 0: a span for every request */
     struct output_paths paths;
     bool quiet;            /* no "Outputs:" list */
 };
+
+/* Every option unset (zero is a setting for some of them: see above). */
+void run_session_options_init(struct run_session_options *o);
 
 struct run_session;
 

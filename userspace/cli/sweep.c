@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/error.h"
+#include "common/number.h"
 #include "demo/scenarios.h"
 #include "demo/server.h"
 #include "demo/upload.h"
@@ -148,9 +149,8 @@ struct sweep_args {
 
 static int parse_port(const char *text, int *port, struct error *err)
 {
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*text == '\0' || *end || v < 1 || v > 65535)
+    uint32_t v;
+    if (uint_parse(text, 1, 65535, &v) < 0)
         return error_set(err, "--port takes 1..65535, not '%s'", text);
     *port = (int)v;
     return 0;

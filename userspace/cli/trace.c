@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/error.h"
+#include "common/number.h"
 #include "common/json_writer.h"
 #include "load/stats.h"
 #include "trace/syscall_duty.h"
@@ -95,17 +96,6 @@ struct outputs {
     uint64_t start_ns;
 };
 
-static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
     enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
@@ -152,7 +142,7 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
                 return error_set(err, "bad --window '%s'", optarg);
             break;
         case OPT_HZ:
-            if (parse_u32(optarg, 0, 10000, &v) < 0)
+            if (uint_parse(optarg, 0, 10000, &v) < 0)
                 return error_set(err, "bad --profile-hz '%s' (0..10000)", optarg);
             c->cfg.profile_hz = v;
             break;
@@ -165,11 +155,11 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         case OPT_CSV: c->spans_path = optarg; break;
         case OPT_FOLDED: c->folded_dir = optarg; break;
         case OPT_CONNS:
-            if (parse_u32(optarg, 16, 1u << 20, &c->cfg.max_conns) < 0)
+            if (uint_parse(optarg, 16, 1u << 20, &c->cfg.max_conns) < 0)
                 return error_set(err, "bad --max-conns '%s' (16..1048576)", optarg);
             break;
         case OPT_RING:
-            if (parse_u32(optarg, 4, 1u << 20, &v) < 0 || (v & (v - 1)))
+            if (uint_parse(optarg, 4, 1u << 20, &v) < 0 || (v & (v - 1)))
                 return error_set(err, "bad --ring-kb '%s' (a power of two >= 4)", optarg);
             c->cfg.ring_bytes = v * 1024;
             break;
@@ -180,7 +170,7 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
                 return -1;
             break;
         case OPT_SPAN_RATE:
-            if (parse_u32(optarg, 0, SPAN_RATE_MAX, &c->cfg.span_rate) < 0)
+            if (uint_parse(optarg, 0, SPAN_RATE_MAX, &c->cfg.span_rate) < 0)
                 return error_set(err, "bad --span-rate '%s' (0..%u)", optarg, SPAN_RATE_MAX);
             break;
         case 'q': c->quiet = 1; break;
@@ -504,17 +494,13 @@ int cmd_trace(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct trace_sinks sinks = {&o, on_span, on_window};
-    struct run_session_options opts = {
-        .out_dir = c.out_dir,
-        .command = "loadscope trace",
-        .trace_base = &c.cfg,
-        .observer = &sinks,
-        .window_ns = c.cfg.window_ns,
-        .profile_hz = (int)c.cfg.profile_hz,
-        .syscall_budget = c.cfg.syscall_budget,
-        .span_rate = c.cfg.span_rate,
-        .paths = c.paths,
-    };
+    struct run_session_options opts;
+    run_session_options_init(&opts); /* the tracer's settings all come from trace_base */
+    opts.out_dir = c.out_dir;
+    opts.command = "loadscope trace";
+    opts.trace_base = &c.cfg;
+    opts.observer = &sinks;
+    opts.paths = c.paths;
     memcpy(opts.replicas, c.cfg.replicas, sizeof(opts.replicas));
     opts.replica_count = c.cfg.replica_count;
     struct sigaction sa = {.sa_handler = on_trace_signal};
