@@ -225,20 +225,20 @@ static void print_analysis(FILE *out, const struct stored_run *run)
             fprintf(out, "  Server side: %llu spans (no client requests to join: the server's "
                          "own view)",
                     (unsigned long long)a->join.spans);
-        else if (!a->join.spans_skipped)
-            fprintf(out, "  Server side: %llu spans, %.1f%% of answered requests matched "
-                         "(%llu by X-Request-Id, %llu by 4-tuple)",
-                    (unsigned long long)a->join.spans, 100 * join_matched_fraction(&a->join),
+        else {
+            fprintf(out, "  Server side: %llu spans, ", (unsigned long long)a->join.spans);
+            if (a->join.spans_skipped)
+                fprintf(out, "a random %.2g%% of the requests (above --span-rate); %.1f%% of "
+                             "them matched",
+                        100 * join_recorded_fraction(&a->join),
+                        100 * join_matched_fraction(&a->join));
+            else
+                fprintf(out, "%.1f%% of answered requests matched",
+                        100 * join_matched_fraction(&a->join));
+            fprintf(out, " (%llu by X-Request-Id, %llu by 4-tuple)",
                     (unsigned long long)a->join.by_request_id,
                     (unsigned long long)a->join.by_four_tuple);
-        else
-            fprintf(out, "  Server side: %llu spans, a random %.2g%% of the requests (above "
-                         "--span-rate); %.1f%% of them matched (%llu by X-Request-Id, %llu by "
-                         "4-tuple)",
-                    (unsigned long long)a->join.spans, 100 * join_recorded_fraction(&a->join),
-                    100 * join_matched_fraction(&a->join),
-                    (unsigned long long)a->join.by_request_id,
-                    (unsigned long long)a->join.by_four_tuple);
+        }
         uint64_t lost = a->timeline.lost_spans + a->timeline.lost_heads + a->timeline.lost_other;
         if (lost)
             fprintf(out, "; %llu tracer events lost (ring buffer or maps full)",

@@ -126,13 +126,12 @@ static const struct {
 static int has_column(struct store *s, const char *table, const char *column)
 {
     sqlite3_stmt *st;
-    int found = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st,
                            NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
+    int found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return found;
 }

@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "profile.skel.h"
 #include "sched.skel.h"
-#include "common/clock.h"
 #include "sockets.h"
 #include "sockets.skel.h"
 #include "syscalls.h"
