@@ -76,16 +76,22 @@ static int check_record(void *ctx, const struct client_record *r)
     return 0;
 }
 
+/* The first column of the first row sql returns. */
+static int64_t query_int(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 static int64_t rows_in(struct store *s, const char *table)
 {
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return query_int(s, sql);
 }
 
 /* Files in dir other than the database and its WAL / shared-memory companions. */
@@ -226,13 +232,7 @@ static int column_count(struct store *s, const char *table, const char *column)
     char sql[160];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
              table, column);
-    sqlite3_stmt *st;
-    int n = -1;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return (int)query_int(s, sql);
 }
 
 /* A run stored before span sampling and the syscall duty cycle (store version 1, without
@@ -260,14 +260,7 @@ Test(store, older_run_stores_are_upgraded_when_opened)
     cr_expect_eq(column_count(s, "server_spans", "sample_weight"), 1);
     cr_expect_eq(column_count(s, "replica_windows", "spans_skipped"), 1);
     cr_expect_eq(column_count(s, "replica_windows", "syscall_hooks_ns"), 1);
-    char version[16];
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(store_db(s), "PRAGMA user_version", -1, &st, NULL),
-                 SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    snprintf(version, sizeof(version), "%d", sqlite3_column_int(st, 0));
-    sqlite3_finalize(st);
-    cr_expect_str_eq(version, "2");
+    cr_expect_eq(query_int(s, "PRAGMA user_version"), 2);
     cr_expect_eq(store_exec(s, "PRAGMA user_version = 99", &err), 0);
     store_close(s);
     cr_expect_eq(store_open(dir, false, &s, &err), -1);

@@ -11,14 +11,36 @@
 #include "support/trace_procs.h"
 #include "trace/trace.h"
 
+/* Starts the test server and an empty collector. */
+static void serve(struct trace_server *srv, const struct trace_server_opts *o,
+                  struct trace_collect *c)
+{
+    cr_assert_eq(trace_server_start(srv, o), 0);
+    trace_test_sleep_ms(100);
+    trace_collect_init(c);
+}
+
+/* The replica spec that names the test server. */
+static void replica_of(const struct trace_server *srv, char *spec, size_t len)
+{
+    snprintf(spec, len, "srv=port:%d", srv->port);
+}
+
 static struct trace_session *trace_server(struct trace_server *srv, struct trace_collect *c,
                                           uint32_t ring_bytes)
 {
     char spec[64];
-    snprintf(spec, sizeof(spec), "srv=port:%d", srv->port);
+    replica_of(srv, spec, sizeof(spec));
     struct trace_session *s = trace_test_start(spec, 0, ring_bytes, c);
     cr_assert_not_null(s, "tracing must start");
     return s;
+}
+
+static void finish(struct trace_session *s, struct trace_collect *c, struct trace_server *srv)
+{
+    trace_destroy(s);
+    trace_collect_free(c);
+    trace_server_stop(srv);
 }
 
 static const struct server_span *span_with_id(struct trace_collect *c, uint64_t id)
@@ -35,10 +57,8 @@ Test(trace_spans, sleeping_worker_spans_show_100ms_sleep_4_tuple_and_request_id)
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     struct trace_session *s = trace_server(&srv, &c, 0);
     uint16_t ports[4];
     int fd = -1;
@@ -72,9 +92,7 @@ Test(trace_spans, sleeping_worker_spans_show_100ms_sleep_4_tuple_and_request_id)
     cr_expect(t.replica[0].requests == 4, "window requests %llu",
               (unsigned long long)t.replica[0].requests);
     cr_expect(t.replica[0].offcpu_ns[OFF_SLEEP] >= 380 * 1000000ULL);
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
 
 struct client_arg {
@@ -99,10 +117,8 @@ Test(trace_spans, more_requests_than_workers_shows_queue_waits)
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     struct trace_session *s = trace_server(&srv, &c, 0);
     struct client_arg args[4];
     pthread_t th[4];
@@ -138,9 +154,7 @@ Test(trace_spans, more_requests_than_workers_shows_queue_waits)
     cr_expect(t.replica[0].accept_wait_ns >= 500 * 1000000ULL);
     cr_expect(t.replica[0].recvq_wait_ns >= 500 * 1000000ULL);
     cr_expect(t.replica[0].accept_queue_max >= 1, "accept queue depth seen");
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
 
 Test(trace_spans, workers_forked_after_tracing_started_are_traced)
@@ -149,10 +163,8 @@ Test(trace_spans, workers_forked_after_tracing_started_are_traced)
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 2, .fork_late = true};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     struct trace_session *s = trace_server(&srv, &c, 0);
     trace_server_fork_workers(&srv);
     trace_test_sleep_ms(100);
@@ -169,9 +181,7 @@ Test(trace_spans, workers_forked_after_tracing_started_are_traced)
         cr_expect(c.spans[i].tgid != (uint32_t)srv.master && c.spans[i].tgid != 0);
     cr_expect(t.replica[0].forks >= 2, "forks seen: %llu", (unsigned long long)t.replica[0].forks);
     cr_expect(t.replica[0].processes >= 3, "master + 2 workers: %u", t.replica[0].processes);
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
 
 Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
@@ -180,10 +190,8 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     struct trace_session *s = trace_server(&srv, &c, 4096); /* ~4 records */
     enum { N = 300 };
     int fd = -1;
@@ -202,9 +210,7 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
     for (size_t i = 0; i < c.nwindows; i++)
         window_lost += c.windows[i].lost_spans;
     cr_expect_eq(window_lost, t.lost_spans, "windows report the losses too");
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
 
 Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
@@ -213,12 +219,10 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     char spec[64];
-    snprintf(spec, sizeof(spec), "srv=port:%d", srv.port);
+    replica_of(&srv, spec, sizeof(spec));
     struct trace_session *s = trace_test_start_no_syscalls(spec, &c);
     cr_assert_not_null(s);
     uint16_t port;
@@ -244,9 +248,7 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
     cr_expect(sp->accept_ns >= sp->established_ns && sp->established_ns > 0,
               "accepted at %llu, established at %llu", (unsigned long long)sp->accept_ns,
               (unsigned long long)sp->established_ns);
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
 
 Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request, .timeout = 60)
@@ -255,12 +257,10 @@ Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request
         cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1};
-    cr_assert_eq(trace_server_start(&srv, &o), 0);
-    trace_test_sleep_ms(100);
     struct trace_collect c;
-    trace_collect_init(&c);
+    serve(&srv, &o, &c);
     char spec[64];
-    snprintf(spec, sizeof(spec), "srv=port:%d", srv.port);
+    replica_of(&srv, spec, sizeof(spec));
     /* 200 spans/s: 20 per 100 ms slot, far below what one keep-alive client sends */
     struct trace_session *s = trace_test_start_span_rate(spec, 200, &c);
     cr_assert_not_null(s);
@@ -306,7 +306,5 @@ Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request
     cr_log_info("span sampling: %llu requests, %zu spans (%llu weighted), %llu skipped",
                 (unsigned long long)sent, c.nspans, (unsigned long long)weights,
                 (unsigned long long)t.spans_skipped);
-    trace_destroy(s);
-    trace_collect_free(&c);
-    trace_server_stop(&srv);
+    finish(s, &c, &srv);
 }
