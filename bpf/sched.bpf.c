@@ -151,6 +151,50 @@ static __always_inline int raw_state_kind(bool preempt, unsigned int st)
 
 /* ---- full mode ------------------------------------------------------------------------- */
 
+/* Not every context switch reaches the sched_switch tracepoint: on this kernel (6.18) a task
+ * is now and then switched back in after another one with no event between (ftrace shows the
+ * same), so a switch-out finds it still in the run queue, or a switch-in finds it still on a
+ * CPU. The task's own CPU clock, exact and kept by the scheduler, tells how long it really
+ * ran in such a gap: the repair places that run at the gap's end (a missed switch-in) or its
+ * start (a missed switch-out). */
+static __always_inline __u64 task_exec_ns(struct task_struct *task)
+{
+    return task->se.sum_exec_runtime;
+}
+
+/* At a switch-out: the thread is not accounted on the CPU it is leaving. */
+static __always_inline void repair_missed_switch_in(struct thread_state *t, __u64 exec,
+                                                    __u64 now)
+{
+    if (t->state == ACC_ONCPU || exec < t->exec_ns)
+        return;
+    __u64 ran = exec - t->exec_ns, in = now - ran;
+    if (ran > now || in < t->since_ns)
+        in = t->since_ns;
+    switch_in(t, acc_of(t), in);
+}
+
+/* At a switch-in: the thread is still accounted on a CPU. It left at since + what it ran;
+ * until its wake-up (if one was seen) it was blocked, for a reason no event recorded. */
+static __always_inline void repair_missed_switch_out(struct thread_state *t, __u64 exec,
+                                                     __u64 now)
+{
+    if (t->state != ACC_ONCPU || exec < t->exec_ns)
+        return;
+    struct replica_acc *a = acc_of(t);
+    __u64 out = t->since_ns + (exec - t->exec_ns);
+    if (out > now || out < t->since_ns)
+        out = now;
+    if (a)
+        a->switches++;
+    if (t->woken_ns > out && t->woken_ns <= now) {
+        transition(t, a, ACC_OFF_OTHER, out);
+        transition(t, a, ACC_RUNQ, t->woken_ns);
+    } else {
+        transition(t, a, ACC_RUNQ, out);
+    }
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next,
              unsigned int prev_state)
@@ -158,14 +202,22 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
     __u64 now = 0;
     struct thread_state *t = thread_of(prev);
     if (t) {
+        __u64 exec = task_exec_ns(prev);
         now = bpf_ktime_get_ns();
+        repair_missed_switch_in(t, exec, now);
         switch_out(prev, t, raw_state_kind(preempt, prev_state), now);
+        t->exec_ns = exec;
+        t->woken_ns = 0;
     }
     t = thread_of(next);
     if (t) {
+        __u64 exec = task_exec_ns(next);
         if (!now)
             now = bpf_ktime_get_ns();
+        repair_missed_switch_out(t, exec, now);
         switch_in(t, acc_of(t), now);
+        t->exec_ns = exec;
+        t->woken_ns = 0;
     }
     return 0;
 }
@@ -173,8 +225,13 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
 static __always_inline void on_wakeup(struct task_struct *p)
 {
     struct thread_state *t = thread_of(p);
-    if (!t || t->state == ACC_ONCPU || t->state == ACC_RUNQ)
+    if (!t || t->state == ACC_RUNQ)
         return;
+    /* on a CPU: woken before it slept, or it left with no event (repair_missed_switch_out) */
+    if (t->state == ACC_ONCPU) {
+        t->woken_ns = bpf_ktime_get_ns();
+        return;
+    }
     transition(t, acc_of(t), ACC_RUNQ, bpf_ktime_get_ns());
 }
 
@@ -236,6 +293,15 @@ static __always_inline void on_exit(struct task_struct *p)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_process_exit_btf, struct task_struct *p)
 {
+    /* Its accounting closes here: were its last switch-out to pass with no event, it would
+     * stay on a CPU until the end. That switch-out adds the few microseconds between. */
+    struct thread_state *t = thread_of(p);
+    if (t) {
+        __u64 exec = task_exec_ns(p), now = bpf_ktime_get_ns();
+        repair_missed_switch_in(t, exec, now);
+        transition(t, acc_of(t), ACC_NONE, now);
+        t->exec_ns = exec;
+    }
     on_exit(p);
     return 0;
 }

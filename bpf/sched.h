@@ -21,6 +21,8 @@ struct thread_state {
     __u64 since_ns;            /* when `state` began */
     __u64 cum_ns[ACC_COUNT];   /* closed time per state, for per-request snapshots */
     __u64 busy_until_ns;       /* end of the last window this thread was marked busy in */
+    __u64 exec_ns;  /* the task's CPU clock (se.sum_exec_runtime) at its last switch */
+    __u64 woken_ns; /* a wake-up seen while it was accounted on a CPU (sched.bpf.c), else 0 */
 };
 
 /* Per replica, per CPU. The integral counters n/d are updated only by sched_switch and

@@ -33,6 +33,19 @@ static uint64_t clock_ns(clockid_t c)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The run-queue wait the kernel counted for this process's thread (schedstat field 2). */
+static uint64_t own_run_delay_ns(void)
+{
+    unsigned long long oncpu = 0, delay = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu", &oncpu, &delay) != 2)
+        delay = 0;
+    fclose(f);
+    return delay;
+}
+
 static void die_with_parent(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -134,17 +147,19 @@ int trace_proc_start(struct trace_proc *p, enum trace_job job, long arg, int cpu
         close(go[1]);
         close(res[0]);
         char c;
+        uint64_t delay0 = own_run_delay_ns(); /* the wait after the wake-up counts */
         if (read(go[0], &c, 1) != 1)
             _exit(1);
-        uint64_t r = 0;
+        uint64_t r[2] = {0, 0};
         switch (job) {
-        case JOB_SPIN: r = job_spin(arg); break;
-        case JOB_FUTEX: r = job_futex(arg); break;
-        case JOB_PINNED3: r = job_pinned3(arg, cpu); break;
+        case JOB_SPIN: r[0] = job_spin(arg); break;
+        case JOB_FUTEX: r[0] = job_futex(arg); break;
+        case JOB_PINNED3: r[0] = job_pinned3(arg, cpu); break;
         case JOB_BURN_FUNC: trace_support_burn_cpu(arg); break;
-        case JOB_SYSCALLS: r = job_syscalls(arg); break;
+        case JOB_SYSCALLS: r[0] = job_syscalls(arg); break;
         }
-        if (write(res[1], &r, sizeof(r)) != sizeof(r))
+        r[1] = own_run_delay_ns() - delay0;
+        if (write(res[1], r, sizeof(r)) != sizeof(r))
             _exit(1);
         _exit(0);
     }
@@ -166,9 +181,12 @@ void trace_proc_go(struct trace_proc *p)
 int trace_proc_result(struct trace_proc *p, uint64_t *out, int timeout_ms)
 {
     struct pollfd pfd = {p->result_fd, POLLIN, 0};
-    if (poll(&pfd, 1, timeout_ms) != 1)
+    uint64_t r[2];
+    if (poll(&pfd, 1, timeout_ms) != 1 || read(p->result_fd, r, sizeof(r)) != sizeof(r))
         return -1;
-    return read(p->result_fd, out, sizeof(*out)) == sizeof(*out) ? 0 : -1;
+    *out = r[0];
+    p->run_delay_ns = r[1];
+    return 0;
 }
 
 void trace_proc_stop(struct trace_proc *p)

@@ -9,12 +9,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A child that waits for trace_proc_go() before running its job, then writes one uint64_t
- * result (job-specific) to the result pipe and exits. */
+/* A child that waits for trace_proc_go() before running its job, then writes its result
+ * (job-specific) and its run-queue wait to the result pipe and exits. */
 struct trace_proc {
     pid_t pid;
     int go_fd;
     int result_fd;
+    /* the kernel's own count (/proc/self/schedstat) of the time the child waited to run, from
+     * just before it blocked for trace_proc_go() to its result; set by trace_proc_result */
+    uint64_t run_delay_ns;
 };
 
 enum trace_job {

@@ -200,8 +200,16 @@ int procfs_thread_now(pid_t pid, pid_t tid, struct thread_now *out)
     *out = (struct thread_now){.nr = -1};
     if (read_stat(pid, tid, &out->state, NULL) < 0)
         return -1;
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
     FILE *f = fopen(path, "r");
+    if (f) {
+        unsigned long long exec;
+        if (fscanf(f, "%llu", &exec) == 1)
+            out->exec_ns = exec;
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+    f = fopen(path, "r");
     if (!f)
         return 0;
     if (fgets(buf, sizeof(buf), f)) {

@@ -37,6 +37,7 @@ struct thread_now {
     long nr;
     uint64_t arg0;
     uint64_t arg1;
+    uint64_t exec_ns; /* CPU time so far (schedstat: the scheduler's sum_exec_runtime) */
 };
 int procfs_thread_now(pid_t pid, pid_t tid, struct thread_now *out);
 

@@ -73,6 +73,7 @@ static int seed_thread(const struct seed_maps *maps, uint32_t replica, pid_t tgi
      * counted */
     st.sc_nr = now.running || now.nr < 0 ? -1 : (int32_t)now.nr;
     st.since_ns = t;
+    st.exec_ns = now.exec_ns; /* lets the kernel side repair a switch it sees no event for */
     /* BPF_NOEXIST: a thread created since the fork hook went live already has its state */
     int rc = bpf_map_update_elem(maps->threads_fd, &pidfd, &st, BPF_NOEXIST);
     close(pidfd);
