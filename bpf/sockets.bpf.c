@@ -5,15 +5,17 @@
  *       connection (its 4-tuple, handshake time); leaving ESTABLISHED ends the open span,
  *       TCP_CLOSE forgets the connection;
  *   sk_data_ready (softirq): request bytes arrived while no request was being read (the
- *       span's arrival; if a response was sent, the previous request is over); on a listener,
- *       a connection was queued: sample the accept-queue depth;
+ *       span's arrival); on a listener, a connection was queued: sample the accept-queue
+ *       depth. It runs on the client's CPU: it touches one field of the connection and leaves
+ *       the previous span to the worker's next read (sending it from here cost ~200 ns per
+ *       request in cross-CPU cache misses);
  *   sock_recv_length (the worker's read): the first read of a request starts the span: the
  *       worker's accounting snapshot, the receive-queue wait, and the first bytes it read
  *       (copied from the user buffer the read syscall was given: maps.bpf.h inflight_syscall);
  *   sock_send_length (the worker's write): response start, then the last send so far and the
  *       worker's snapshot at it (the span's end if no more bytes follow);
  *   tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: per-replica counters.
- * A span is sent (ring buffer) when the next request arrives or is read, or at close (above
+ * A span is sent (ring buffer) when the next request is read, or at close (above
  * a rate, a random sample of them: span_weight); spans still open when tracing stops are
  * flushed by userspace. HTTP/1.1 without pipelining: requests and responses alternate on a
  * connection. */
@@ -320,11 +322,8 @@ static __always_inline void on_data_ready(const struct sock *sk)
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (c) {
-        if (c->phase != PHASE_READING && !c->pending_arrival_ns) {
+        if (c->phase != PHASE_READING && !c->pending_arrival_ns)
             c->pending_arrival_ns = bpf_ktime_get_ns();
-            if (c->phase == PHASE_RESPONDING)
-                emit_span(c, key, END_NEXT_ARRIVAL);
-        }
         return;
     }
     if (BPF_CORE_READ(sk, __sk_common.skc_state) != LS_TCP_LISTEN)

@@ -24,7 +24,7 @@ enum conn_phase {
 
 /* Why a span ended (server_span.end_reason). */
 enum span_end {
-    END_NEXT_ARRIVAL = 1, /* the next request's bytes arrived on the connection */
+    END_NEXT_ARRIVAL = 1, /* the next request arrived (runs of older versions) */
     END_NEXT_READ,        /* the worker read the next request */
     END_CLOSE,            /* the connection left ESTABLISHED (close by either side) */
     END_EOF,              /* the worker read end-of-file */

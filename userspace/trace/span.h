@@ -38,7 +38,7 @@ const char *off_reason_name(enum off_reason r); /* "lock", "downstream", ... */
 
 /* why the span ended */
 enum span_end_reason {
-    SPAN_END_NEXT_ARRIVAL = 1, /* the next request arrived on the connection */
+    SPAN_END_NEXT_ARRIVAL = 1, /* the next request arrived (runs of older versions) */
     SPAN_END_NEXT_READ,        /* the worker read the next request */
     SPAN_END_CLOSE,            /* the connection closed */
     SPAN_END_EOF,              /* the worker read end-of-file */
