@@ -162,9 +162,10 @@ Test(trace_sched, three_threads_on_one_core_wait_two_thirds_in_the_run_queue)
 }
 
 /* The per-syscall hooks on a duty cycle: a process making millions of cheap syscalls (their
- * hooks would cost a large share of its CPU) gets them one window out of a few; the windows
- * say how long the hooks ran, the counts come from those windows only, and a syscall that
- * entered before a detach and exits after the next attach is not given a stale latency. */
+ * hooks would cost a large share of its CPU) gets them one window out of a few, from its first
+ * ~100 ms on; the windows say how long the hooks ran, the counts come from those windows only,
+ * and a syscall that entered before a detach and exits after the next attach is not given a
+ * stale latency. */
 Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
 {
     if (!trace_test_can_trace())
@@ -213,6 +214,14 @@ Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
                 t.syscall_period, t.syscall_cost_share * 100);
     cr_expect(t.syscall_period >= 2, "period %u (estimated cost %.1f%%)", t.syscall_period,
               t.syscall_cost_share * 100);
+    /* the loop starts with tracing: its cost shows within the first window, which keeps the
+     * hooks only until then (syscall_duty_early) */
+    cr_assert(c.nwindows >= 1);
+    const struct replica_window *first = &c.windows[0];
+    double first_share = (double)first->syscall_hooks_ns / (double)(first->end_ns - first->start_ns);
+    cr_log_info("first window: hooks ran %.0f%% of it\n", first_share * 100);
+    cr_expect(first_share < 0.5, "the first window kept its hooks %.0f%% of the time",
+              first_share * 100);
     cr_expect(on >= 1 && off >= 1, "windows with the hooks on %d, off %d", on, off);
     cr_expect(on >= 2 || t.syscall_period > 4, "the hooks came back (on in %d windows)", on);
     cr_expect(on_calls / (uint64_t)(on ? on : 1) > 100000, "%llu syscalls per sampled window",

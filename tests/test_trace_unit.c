@@ -152,6 +152,38 @@ Test(syscall_duty, costly_syscalls_run_one_window_in_period)
     cr_expect_eq(d.period, SYSCALL_DUTY_MAX_PERIOD);
 }
 
+Test(syscall_duty, a_costly_start_is_cut_mid_window)
+{
+    struct syscall_duty d;
+    syscall_duty_init(&d, 0.01, 0);
+    const uint64_t ms = 1000000ULL;
+    /* too soon to judge: 50 ms of hooks */
+    cr_expect_not(syscall_duty_early(&d, 50000, 40 * ms, 50 * ms));
+    /* idle so far: 100 syscalls in 200 ms, weighed against a tenth of a core */
+    cr_expect_not(syscall_duty_early(&d, 100, 1 * ms, 200 * ms));
+    cr_expect_eq(d.period, 1);
+    /* nginx under load: 60k syscalls for 100 ms of CPU in 120 ms = 9% -> off now, 1 in 9 */
+    cr_expect(syscall_duty_early(&d, 60000, 100 * ms, 120 * ms));
+    cr_expect_eq(d.period, 9);
+    syscall_duty_switched(&d, false, 121 * ms);
+    /* the open window kept them 121 ms: not a sampled one; 8 more windows off, then on */
+    uint64_t hooks = syscall_duty_window(&d, 0, SEC_NS);
+    cr_expect_eq(hooks, 121 * ms);
+    int on_at = syscall_duty_next(&d, hooks, SEC_NS, 60000, 800 * ms) ? 0 : -1;
+    for (int w = 1; w < 9 && on_at < 0; w++) {
+        hooks = syscall_duty_window(&d, w * SEC_NS, (w + 1) * SEC_NS);
+        if (syscall_duty_next(&d, hooks, SEC_NS, 0, 800 * ms))
+            on_at = w;
+    }
+    cr_expect_eq(on_at, 7, "on again after the window of the cut and 7 more (at %d)", on_at);
+    /* a sampled window of the duty cycle runs whole; with no budget, always on */
+    syscall_duty_switched(&d, true, 8 * SEC_NS);
+    cr_expect_not(syscall_duty_early(&d, 60000, 100 * ms, 8 * SEC_NS + 500 * ms));
+    struct syscall_duty always;
+    syscall_duty_init(&always, 0, 0);
+    cr_expect_not(syscall_duty_early(&always, 60000, 100 * ms, 120 * ms));
+}
+
 Test(syscall_duty, no_budget_means_always_on)
 {
     struct syscall_duty d;

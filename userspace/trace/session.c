@@ -30,6 +30,7 @@ struct trace_session {
     struct trace_totals totals;
     struct syscall_duty duty;
     bool duty_broken; /* a reattach failed: the hooks stay off, said once */
+    uint64_t duty_checked_ns; /* last mid-window look at the hooks' cost */
     struct replica_window scratch[TRACE_MAX_REPLICAS];
     pthread_t reader;
     bool reader_running;
@@ -77,15 +78,9 @@ static int check_config(const struct trace_config *c, struct error *err)
     return 0;
 }
 
-/* After a window: the per-syscall hooks on or off for the next one (their duty cycle). */
-static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint64_t window_ns)
+/* Attaches or detaches the per-syscall hooks (their duty cycle). */
+static void set_syscall_hooks(struct trace_session *s, bool on)
 {
-    uint64_t syscalls = 0, oncpu = 0;
-    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
-        syscalls += s->scratch[r].syscalls;
-        oncpu += s->scratch[r].oncpu_ns;
-    }
-    bool on = syscall_duty_next(&s->duty, hooks_ns, window_ns, syscalls, oncpu);
     if (on == s->duty.on || s->duty_broken || !loader_syscall_hooks_detachable(s->loader))
         return;
     struct error err = {{0}};
@@ -96,6 +91,31 @@ static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint
         return;
     }
     syscall_duty_switched(&s->duty, on, clock_now_ns());
+}
+
+/* After a window: the per-syscall hooks on or off for the next one (their duty cycle). */
+static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint64_t window_ns)
+{
+    uint64_t syscalls = 0, oncpu = 0;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
+        syscalls += s->scratch[r].syscalls;
+        oncpu += s->scratch[r].oncpu_ns;
+    }
+    set_syscall_hooks(s, syscall_duty_next(&s->duty, hooks_ns, window_ns, syscalls, oncpu));
+}
+
+/* Mid-window: hooks with no duty cycle yet that cost too much come off now rather than at the
+ * window's end (a window of them is a large share of a short run, a sweep cell). */
+static void check_syscall_hooks_early(struct trace_session *s, uint64_t now)
+{
+    if (!s->cfg.syscalls || s->duty.budget <= 0 || !s->duty.on || s->duty.period != 1 ||
+        s->duty_broken || now < s->duty_checked_ns + SYSCALL_DUTY_EARLY_NS / 2)
+        return;
+    s->duty_checked_ns = now;
+    uint64_t syscalls, oncpu;
+    window_reader_peek(&s->windows, now, &syscalls, &oncpu);
+    if (syscall_duty_early(&s->duty, syscalls, oncpu, now))
+        set_syscall_hooks(s, false);
 }
 
 static void deliver_windows(struct trace_session *s, uint64_t now, uint64_t index)
@@ -132,6 +152,7 @@ static void *reader_main(void *arg)
                 next_end += w;
             continue;
         }
+        check_syscall_hooks_early(s, now);
         uint64_t left_ms = (next_end - now) / NS_PER_MS;
         span_reader_poll(&s->spans, left_ms < POLL_MS ? (int)left_ms : POLL_MS);
     }

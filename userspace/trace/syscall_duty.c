@@ -39,27 +39,50 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
     return ns;
 }
 
+/* The hooks' cost as a share of the replicas' CPU over a span of `span_ns`. A replica that
+ * barely runs pays for its few syscalls with CPU nobody else needs: weigh them against at
+ * least a tenth of a core. */
+static double cost_share(uint64_t syscalls, uint64_t oncpu_ns, uint64_t span_ns)
+{
+    double cpu = (double)max_u64(oncpu_ns, span_ns / 10);
+    return cpu > 0 ? (double)syscalls * SYSCALL_HOOK_COST_NS / cpu : 0;
+}
+
+static void set_period(struct syscall_duty *d)
+{
+    double period = ceil(d->share / d->budget);
+    d->period = period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
+                                                                  : (unsigned)period;
+    d->countdown = d->period - 1;
+}
+
 bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
                        uint64_t syscalls, uint64_t oncpu_ns)
 {
     bool sampled = window_ns && hooks_ns * 10 >= window_ns * 9;
-    if (sampled) {
-        /* a replica that barely runs pays for its few syscalls with CPU nobody else needs:
-         * weigh them against at least a tenth of a core */
-        double cpu = (double)max_u64(oncpu_ns, window_ns / 10);
-        d->share = (double)syscalls * SYSCALL_HOOK_COST_NS / cpu;
-    }
+    if (sampled)
+        d->share = cost_share(syscalls, oncpu_ns, window_ns);
     if (d->budget <= 0) /* always on; the estimate is still reported */
         return true;
-    if (sampled) {
-        double period = ceil(d->share / d->budget);
-        d->period = period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
-                                                                      : (unsigned)period;
-        d->countdown = d->period - 1;
-    } else if (d->countdown) {
+    if (sampled)
+        set_period(d);
+    else if (d->countdown)
         d->countdown--;
-    }
     return d->countdown == 0;
+}
+
+bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncpu_ns,
+                        uint64_t now_ns)
+{
+    uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
+    if (d->budget <= 0 || !d->on || d->period != 1 || now_ns < from + SYSCALL_DUTY_EARLY_NS)
+        return false;
+    double share = cost_share(syscalls, oncpu_ns, now_ns - from);
+    if (share <= d->budget)
+        return false;
+    d->share = share;
+    set_period(d);
+    return true;
 }
 
 void syscall_duty_switched(struct syscall_duty *d, bool on, uint64_t now_ns)

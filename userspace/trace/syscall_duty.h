@@ -19,6 +19,7 @@
 
 #define SYSCALL_HOOK_COST_NS 150 /* per traced syscall, both hooks and the slow path */
 #define SYSCALL_DUTY_MAX_PERIOD 20 /* at least one window in 20 is sampled */
+#define SYSCALL_DUTY_EARLY_NS 100000000ULL /* a costly start is cut after 100 ms */
 
 struct syscall_duty {
     double budget;        /* share of the replicas' CPU the hooks may cost; <= 0: always on */
@@ -43,6 +44,14 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
  * used), whether the hooks should run during the next window. */
 bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
                        uint64_t syscalls, uint64_t oncpu_ns);
+
+/* While the hooks run with no duty cycle yet (tracing just started, or the last sample found
+ * them cheap), the windows would cost their full price until one closes: after
+ * SYSCALL_DUTY_EARLY_NS of hooks in the open window, what the replicas did so far (syscalls,
+ * CPU) already says. True when they cost above the budget: the caller detaches them now, the
+ * period is set from this estimate, and the open window counts as the sampled one. */
+bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncpu_ns,
+                        uint64_t now_ns);
 
 /* The hooks were attached (on) or detached at now_ns. */
 void syscall_duty_switched(struct syscall_duty *d, bool on, uint64_t now_ns);

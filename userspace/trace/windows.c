@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,10 @@ int window_reader_init(struct window_reader *w, const struct window_maps *maps,
         return error_set(err, "cannot count CPUs");
     w->state = calloc(replicas, sizeof(*w->state));
     w->buf = calloc((size_t)w->ncpu, PERCPU_MAX_VALUE);
-    if (!w->state || !w->buf)
+    size_t entries = (size_t)replicas * SYSCALL_NR_MAX;
+    w->sys_keys = calloc(entries, sizeof(*w->sys_keys));
+    w->sys_values = calloc(entries * (size_t)w->ncpu, round8(sizeof(struct syscall_stat)));
+    if (!w->state || !w->buf || !w->sys_keys || !w->sys_values)
         return error_set(err, "out of memory");
     for (unsigned r = 0; r < replicas; r++) {
         w->state[r].sys = calloc(SYSCALL_NR_MAX, sizeof(struct syscall_stat));
@@ -59,6 +63,8 @@ void window_reader_free(struct window_reader *w)
         free(w->state[r].sys);
     free(w->state);
     free(w->buf);
+    free(w->sys_keys);
+    free(w->sys_values);
     memset(w, 0, sizeof(*w));
 }
 
@@ -250,27 +256,72 @@ static void keep_top(struct replica_window *o, struct syscall_window *all, unsig
     memcpy(o->syscalls_top, all, o->syscall_count_kept * sizeof(*all));
 }
 
+/* The whole syscall array in one batch lookup (a lookup per entry would be replicas x 512
+ * system calls each time); entry k's copy for CPU c is syscall_copy(w, k, c). Returns the
+ * entries read. */
+static size_t read_syscall_array(struct window_reader *w)
+{
+    if (w->maps.syscalls_fd < 0)
+        return 0;
+    uint32_t count = w->replicas * SYSCALL_NR_MAX, out_batch = 0;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_lookup_batch(w->maps.syscalls_fd, NULL, &out_batch, w->sys_keys, w->sys_values,
+                             &count, &opts) && errno != ENOENT)
+        return 0;
+    return count;
+}
+
+static const struct syscall_stat *syscall_copy(struct window_reader *w, size_t entry, int cpu)
+{
+    size_t size = round8(sizeof(struct syscall_stat));
+    return (const void *)((char *)w->sys_values + (entry * (size_t)w->ncpu + (size_t)cpu) * size);
+}
+
 /* One pass over the syscall array: cumulative per (replica, nr), summed over CPUs (the
  * 32-bit histogram counters wrap: sums and differences are modulo 2^32). */
 static void read_syscalls(struct window_reader *w, struct syscall_stat **cur)
 {
-    if (w->maps.syscalls_fd < 0)
-        return;
-    for (uint32_t r = 0; r < w->replicas; r++)
-        for (uint32_t nr = 0; nr < SYSCALL_NR_MAX; nr++) {
-            uint32_t key = r * SYSCALL_NR_MAX + nr;
-            if (bpf_map_lookup_elem(w->maps.syscalls_fd, &key, w->buf))
-                continue;
-            struct syscall_stat *dst = &cur[r][nr];
-            memset(dst, 0, sizeof(*dst));
-            for (int c = 0; c < w->ncpu; c++) {
-                const struct syscall_stat *s = cpu_value(w, sizeof(*s), c);
-                dst->count += s->count;
-                dst->total_ns += s->total_ns;
-                for (int i = 0; i < SYSCALL_HIST_SLOTS; i++)
-                    dst->hist[i] += s->hist[i];
-            }
+    size_t n = read_syscall_array(w);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t key = w->sys_keys[k], r = key / SYSCALL_NR_MAX, nr = key % SYSCALL_NR_MAX;
+        if (r >= w->replicas)
+            continue;
+        struct syscall_stat *dst = &cur[r][nr];
+        memset(dst, 0, sizeof(*dst));
+        for (int c = 0; c < w->ncpu; c++) {
+            const struct syscall_stat *s = syscall_copy(w, k, c);
+            dst->count += s->count;
+            dst->total_ns += s->total_ns;
+            for (int i = 0; i < SYSCALL_HIST_SLOTS; i++)
+                dst->hist[i] += s->hist[i];
         }
+    }
+}
+
+void window_reader_peek(struct window_reader *w, uint64_t now_ns, uint64_t *syscalls,
+                        uint64_t *oncpu_ns)
+{
+    *syscalls = 0;
+    *oncpu_ns = 0;
+    size_t n = read_syscall_array(w);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t key = w->sys_keys[k], r = key / SYSCALL_NR_MAX, nr = key % SYSCALL_NR_MAX;
+        if (r >= w->replicas)
+            continue;
+        uint64_t count = 0;
+        for (int c = 0; c < w->ncpu; c++)
+            count += syscall_copy(w, k, c)->count;
+        *syscalls += diff(count, w->state[r].sys[nr].count);
+    }
+    double t = (double)(now_ns - w->start_ns);
+    for (uint32_t r = 0; r < w->replicas; r++) {
+        struct replica_acc a;
+        read_acc(w, r, &a);
+        double f = (double)(a.d[ACC_ONCPU] + w->base[r].d[ACC_ONCPU]) +
+                   (double)(a.n[ACC_ONCPU] + w->base[r].n[ACC_ONCPU]) * t;
+        if (f > w->state[r].f[ACC_ONCPU])
+            *oncpu_ns += (uint64_t)(f - w->state[r].f[ACC_ONCPU]);
+    }
 }
 
 static void fill_syscalls(struct window_reader *w, struct syscall_stat **cur,

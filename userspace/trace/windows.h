@@ -32,6 +32,8 @@ struct window_reader {
     struct seed_base base[TRACE_MAX_REPLICAS];
     struct window_state *state;
     void *buf;        /* one per-CPU value */
+    void *sys_values; /* the whole syscall array, every CPU (one batch lookup) */
+    uint32_t *sys_keys;
     uint64_t last_ns; /* end of the last window */
     uint64_t index;   /* number of the next window to close */
     uint64_t counters_prev[16];
@@ -45,6 +47,11 @@ int window_reader_init(struct window_reader *w, const struct window_maps *maps,
 
 /* Closes the window ending now: fills out[0..replicas-1]. */
 void window_reader_close(struct window_reader *w, uint64_t now_ns, struct replica_window *out);
+
+/* What the replicas did since the last window closed, without closing it: syscalls counted
+ * (while the per-syscall hooks ran) and CPU used. For the syscall hooks' duty cycle. */
+void window_reader_peek(struct window_reader *w, uint64_t now_ns, uint64_t *syscalls,
+                        uint64_t *oncpu_ns);
 
 /* Adds window w into the running total (sums, maxima, last gauges). */
 void window_accumulate(struct replica_window *total, const struct replica_window *w);
