@@ -222,14 +222,19 @@ Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
     cr_log_info("first window: hooks ran %.0f%% of it\n", first_share * 100);
     cr_expect(first_share < 0.5, "the first window kept its hooks %.0f%% of the time",
               first_share * 100);
-    cr_expect(on >= 1 && off >= 1, "windows with the hooks on %d, off %d", on, off);
-    cr_expect(on >= 2 || t.syscall_period > 4, "the hooks came back (on in %d windows)", on);
-    cr_expect(on_calls / (uint64_t)(on ? on : 1) > 100000, "%llu syscalls per sampled window",
-              (unsigned long long)on_calls / (unsigned long long)(on ? on : 1));
-    /* an off window holds at most the few ms between a window's end and the detach */
-    cr_expect(off_calls / (uint64_t)(off ? off : 1) * 10 < on_calls / (uint64_t)(on ? on : 1),
-              "off windows %llu syscalls, on windows %llu", (unsigned long long)off_calls,
-              (unsigned long long)on_calls);
+    cr_expect(off >= 1, "windows with the hooks on %d, off %d", on, off);
+    /* the first window is cut short: a whole window with the hooks is a later one, one in
+     * `period` (the 5 whole windows of the job hold one for a period up to 4) */
+    cr_expect(on >= 1 || t.syscall_period > 4, "the hooks came back (on in %d windows, period "
+                                               "%u)", on, t.syscall_period);
+    if (on >= 1) {
+        cr_expect(on_calls / (uint64_t)on > 100000, "%llu syscalls per sampled window",
+                  (unsigned long long)on_calls / (unsigned long long)on);
+        /* an off window holds at most the few ms between a window's end and the detach */
+        cr_expect(off_calls / (uint64_t)(off ? off : 1) * 10 < on_calls / (uint64_t)on,
+                  "off windows %llu syscalls, on windows %llu", (unsigned long long)off_calls,
+                  (unsigned long long)on_calls);
+    }
     cr_expect(t.syscall_hooks_ns < t.end_ns - t.start_ns, "hooks ran %llu of %llu ns",
               (unsigned long long)t.syscall_hooks_ns,
               (unsigned long long)(t.end_ns - t.start_ns));
