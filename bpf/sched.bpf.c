@@ -162,6 +162,13 @@ static __always_inline __u64 task_exec_ns(struct task_struct *task)
     return task->se.sum_exec_runtime;
 }
 
+/* After each switch the tracer saw: the clock the next repair starts from. */
+static __always_inline void note_switch(struct thread_state *t, __u64 exec)
+{
+    t->exec_ns = exec;
+    t->woken_ns = 0;
+}
+
 /* At a switch-out: the thread is not accounted on the CPU it is leaving. */
 static __always_inline void repair_missed_switch_in(struct thread_state *t, __u64 exec,
                                                     __u64 now)
@@ -206,8 +213,7 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
         now = bpf_ktime_get_ns();
         repair_missed_switch_in(t, exec, now);
         switch_out(prev, t, raw_state_kind(preempt, prev_state), now);
-        t->exec_ns = exec;
-        t->woken_ns = 0;
+        note_switch(t, exec);
     }
     t = thread_of(next);
     if (t) {
@@ -216,8 +222,7 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
             now = bpf_ktime_get_ns();
         repair_missed_switch_out(t, exec, now);
         switch_in(t, acc_of(t), now);
-        t->exec_ns = exec;
-        t->woken_ns = 0;
+        note_switch(t, exec);
     }
     return 0;
 }
@@ -300,7 +305,7 @@ int BPF_PROG(sched_process_exit_btf, struct task_struct *p)
         __u64 exec = task_exec_ns(p), now = bpf_ktime_get_ns();
         repair_missed_switch_in(t, exec, now);
         transition(t, acc_of(t), ACC_NONE, now);
-        t->exec_ns = exec;
+        note_switch(t, exec);
     }
     on_exit(p);
     return 0;

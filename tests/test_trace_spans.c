@@ -11,10 +11,12 @@
 #include "support/trace_procs.h"
 #include "trace/trace.h"
 
-/* Starts the test server and an empty collector. */
+/* Skips the test without root; starts the test server and an empty collector. */
 static void serve(struct trace_server *srv, const struct trace_server_opts *o,
                   struct trace_collect *c)
 {
+    if (!trace_test_can_trace())
+        cr_skip_test("needs root");
     cr_assert_eq(trace_server_start(srv, o), 0);
     trace_test_sleep_ms(100);
     trace_collect_init(c);
@@ -53,8 +55,6 @@ static const struct server_span *span_with_id(struct trace_collect *c, uint64_t 
 
 Test(trace_spans, sleeping_worker_spans_show_100ms_sleep_4_tuple_and_request_id)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
     struct trace_collect c;
@@ -113,8 +113,6 @@ static void *one_request(void *p)
 
 Test(trace_spans, more_requests_than_workers_shows_queue_waits)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
     struct trace_collect c;
@@ -159,8 +157,6 @@ Test(trace_spans, more_requests_than_workers_shows_queue_waits)
 
 Test(trace_spans, workers_forked_after_tracing_started_are_traced)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 2, .fork_late = true};
     struct trace_collect c;
@@ -186,8 +182,6 @@ Test(trace_spans, workers_forked_after_tracing_started_are_traced)
 
 Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1};
     struct trace_collect c;
@@ -215,8 +209,6 @@ Test(trace_spans, a_full_ring_buffer_counts_every_lost_record)
 
 Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1, .sleep_ms = 100};
     struct trace_collect c;
@@ -253,8 +245,6 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
 
 Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request, .timeout = 60)
 {
-    if (!trace_test_can_trace())
-        cr_skip_test("needs root");
     struct trace_server srv;
     struct trace_server_opts o = {.workers = 1};
     struct trace_collect c;

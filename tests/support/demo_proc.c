@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace/procfs.h"
+
 /* Reads /proc/PID/stat and returns the fields after "(comm) ": state, ppid, pgrp. */
 static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
 {
@@ -83,16 +85,11 @@ static void add_task_sched(pid_t pid, struct demo_sched *s)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char file[320];
-        snprintf(file, sizeof(file), "/proc/%d/task/%.255s/schedstat", (int)pid, e->d_name);
-        FILE *f = fopen(file, "r");
-        unsigned long long run, wait;
-        if (f && fscanf(f, "%llu %llu", &run, &wait) == 2) {
+        uint64_t run, wait;
+        if (procfs_schedstat(pid, (pid_t)atoi(e->d_name), &run, &wait) == 0) {
             s->run_ns += run;
             s->wait_ns += wait;
         }
-        if (f)
-            fclose(f);
     }
     closedir(d);
 }

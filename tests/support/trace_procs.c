@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trace/procfs.h"
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -33,17 +35,11 @@ static uint64_t clock_ns(clockid_t c)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The run-queue wait the kernel counted for this process's thread (schedstat field 2). */
+/* The run-queue wait the kernel counted for the calling thread. */
 static uint64_t own_run_delay_ns(void)
 {
-    unsigned long long oncpu = 0, delay = 0;
-    FILE *f = fopen("/proc/thread-self/schedstat", "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%llu %llu", &oncpu, &delay) != 2)
-        delay = 0;
-    fclose(f);
-    return delay;
+    uint64_t oncpu, delay;
+    return procfs_schedstat(getpid(), gettid(), &oncpu, &delay) == 0 ? delay : 0;
 }
 
 static void die_with_parent(void)

@@ -24,6 +24,7 @@
 #include "report/flamegraph.h"
 #include "store/client_table.h"
 #include "store/server_tables.h"
+#include "trace/procfs.h"
 
 /* One per second of the run: the generator watching itself. */
 struct generator_sample {
@@ -393,15 +394,8 @@ void run_session_record(struct run_session *s, const struct client_record *r)
  * as one that burns it. */
 static uint64_t thread_busy_ns(pid_t tid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    unsigned long long cpu = 0, delay = 0;
-    int n = fscanf(f, "%llu %llu", &cpu, &delay);
-    fclose(f);
-    return n == 2 ? cpu + delay : 0;
+    uint64_t cpu, delay;
+    return procfs_schedstat(getpid(), tid, &cpu, &delay) == 0 ? cpu + delay : 0;
 }
 
 /* Busy CPU time of the whole host so far, in clock ticks (/proc/stat: all but idle and

@@ -194,22 +194,34 @@ unsigned procfs_threads(pid_t pid, pid_t *out, unsigned max)
     return n;
 }
 
+int procfs_schedstat(pid_t pid, pid_t tid, uint64_t *oncpu_ns, uint64_t *runq_ns)
+{
+    char path[80];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned long long oncpu, runq;
+    int n = fscanf(f, "%llu %llu", &oncpu, &runq);
+    fclose(f);
+    if (n != 2)
+        return -1;
+    *oncpu_ns = oncpu;
+    *runq_ns = runq;
+    return 0;
+}
+
 int procfs_thread_now(pid_t pid, pid_t tid, struct thread_now *out)
 {
     char path[80], buf[256];
     *out = (struct thread_now){.nr = -1};
     if (read_stat(pid, tid, &out->state, NULL) < 0)
         return -1;
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        unsigned long long exec;
-        if (fscanf(f, "%llu", &exec) == 1)
-            out->exec_ns = exec;
-        fclose(f);
-    }
+    uint64_t runq;
+    if (procfs_schedstat(pid, tid, &out->exec_ns, &runq) < 0)
+        out->exec_ns = 0;
     snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     if (fgets(buf, sizeof(buf), f)) {

@@ -29,6 +29,10 @@ pid_t procfs_ppid(pid_t pid);
 /* Thread ids of a process; returns how many (at most max). */
 unsigned procfs_threads(pid_t pid, pid_t *out, unsigned max);
 
+/* The scheduler's own clocks for a thread (/proc/PID/task/TID/schedstat): time on a CPU and
+ * time waiting in a run queue, in ns. Returns 0, or -1 when unreadable. */
+int procfs_schedstat(pid_t pid, pid_t tid, uint64_t *oncpu_ns, uint64_t *runq_ns);
+
 /* What a thread is doing right now: state letter from stat ('R', 'S', 'D', ...), whether it is
  * on a CPU, and the syscall it is blocked in (nr -1 when none) with its first argument. */
 struct thread_now {

@@ -108,8 +108,9 @@ static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint
  * window's end (a window of them is a large share of a short run, a sweep cell). */
 static void check_syscall_hooks_early(struct trace_session *s, uint64_t now)
 {
-    if (!s->cfg.syscalls || s->duty.budget <= 0 || !s->duty.on || s->duty.period != 1 ||
-        s->duty_broken || now < s->duty_checked_ns + SYSCALL_DUTY_EARLY_NS / 2)
+    if (!s->cfg.syscalls || s->duty_broken ||
+        now < s->duty_checked_ns + SYSCALL_DUTY_EARLY_NS / 2 ||
+        !syscall_duty_early_due(&s->duty, now))
         return;
     s->duty_checked_ns = now;
     uint64_t syscalls, oncpu;

@@ -71,12 +71,18 @@ bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t windo
     return d->countdown == 0;
 }
 
+bool syscall_duty_early_due(const struct syscall_duty *d, uint64_t now_ns)
+{
+    uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
+    return d->budget > 0 && d->on && d->period == 1 && now_ns >= from + SYSCALL_DUTY_EARLY_NS;
+}
+
 bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncpu_ns,
                         uint64_t now_ns)
 {
-    uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
-    if (d->budget <= 0 || !d->on || d->period != 1 || now_ns < from + SYSCALL_DUTY_EARLY_NS)
+    if (!syscall_duty_early_due(d, now_ns))
         return false;
+    uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
     double share = cost_share(syscalls, oncpu_ns, now_ns - from);
     if (share <= d->budget)
         return false;

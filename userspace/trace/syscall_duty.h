@@ -49,7 +49,10 @@ bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t windo
  * them cheap), the windows would cost their full price until one closes: after
  * SYSCALL_DUTY_EARLY_NS of hooks in the open window, what the replicas did so far (syscalls,
  * CPU) already says. True when they cost above the budget: the caller detaches them now, the
- * period is set from this estimate, and the open window counts as the sampled one. */
+ * period is set from this estimate, and the open window counts as the sampled one.
+ * syscall_duty_early_due says whether such a look is due (the caller reads the counts only
+ * then). */
+bool syscall_duty_early_due(const struct syscall_duty *d, uint64_t now_ns);
 bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncpu_ns,
                         uint64_t now_ns);
 

@@ -177,15 +177,22 @@ static void hist_diff(uint32_t *out, const __u64 *now, const __u64 *before)
         out[i] = (uint32_t)diff(now[i], before[i]);
 }
 
+/* Replica r's time in state s since the start, at now (common.h: the integral counters). */
+static double state_integral(const struct window_reader *w, uint32_t r,
+                             const struct replica_acc *a, int s, uint64_t now)
+{
+    double t = (double)(now - w->start_ns);
+    return (double)(a->d[s] + w->base[r].d[s]) + (double)(a->n[s] + w->base[r].n[s]) * t;
+}
+
 static void fill_cpu(struct window_reader *w, uint32_t r, uint64_t now, struct replica_window *o)
 {
     struct window_state *st = &w->state[r];
     struct replica_acc a;
     read_acc(w, r, &a);
-    double t = (double)(now - w->start_ns);
     double f[ACC_COUNT];
     for (int s = 0; s < ACC_COUNT; s++) {
-        f[s] = (double)(a.d[s] + w->base[r].d[s]) + (double)(a.n[s] + w->base[r].n[s]) * t;
+        f[s] = state_integral(w, r, &a, s, now);
         double v = f[s] - st->f[s];
         uint64_t ns = v > 0 ? (uint64_t)(v + 0.5) : 0;
         if (s == ACC_ONCPU)
@@ -277,14 +284,22 @@ static const struct syscall_stat *syscall_copy(struct window_reader *w, size_t e
     return (const void *)((char *)w->sys_values + (entry * (size_t)w->ncpu + (size_t)cpu) * size);
 }
 
+/* The (replica, syscall) of entry k of the batch; false past the traced replicas. */
+static bool syscall_entry(const struct window_reader *w, size_t k, uint32_t *r, uint32_t *nr)
+{
+    *r = w->sys_keys[k] / SYSCALL_NR_MAX;
+    *nr = w->sys_keys[k] % SYSCALL_NR_MAX;
+    return *r < w->replicas;
+}
+
 /* One pass over the syscall array: cumulative per (replica, nr), summed over CPUs (the
  * 32-bit histogram counters wrap: sums and differences are modulo 2^32). */
 static void read_syscalls(struct window_reader *w, struct syscall_stat **cur)
 {
     size_t n = read_syscall_array(w);
+    uint32_t r, nr;
     for (size_t k = 0; k < n; k++) {
-        uint32_t key = w->sys_keys[k], r = key / SYSCALL_NR_MAX, nr = key % SYSCALL_NR_MAX;
-        if (r >= w->replicas)
+        if (!syscall_entry(w, k, &r, &nr))
             continue;
         struct syscall_stat *dst = &cur[r][nr];
         memset(dst, 0, sizeof(*dst));
@@ -304,21 +319,19 @@ void window_reader_peek(struct window_reader *w, uint64_t now_ns, uint64_t *sysc
     *syscalls = 0;
     *oncpu_ns = 0;
     size_t n = read_syscall_array(w);
+    uint32_t r, nr;
     for (size_t k = 0; k < n; k++) {
-        uint32_t key = w->sys_keys[k], r = key / SYSCALL_NR_MAX, nr = key % SYSCALL_NR_MAX;
-        if (r >= w->replicas)
+        if (!syscall_entry(w, k, &r, &nr))
             continue;
         uint64_t count = 0;
         for (int c = 0; c < w->ncpu; c++)
             count += syscall_copy(w, k, c)->count;
         *syscalls += diff(count, w->state[r].sys[nr].count);
     }
-    double t = (double)(now_ns - w->start_ns);
-    for (uint32_t r = 0; r < w->replicas; r++) {
+    for (r = 0; r < w->replicas; r++) {
         struct replica_acc a;
         read_acc(w, r, &a);
-        double f = (double)(a.d[ACC_ONCPU] + w->base[r].d[ACC_ONCPU]) +
-                   (double)(a.n[ACC_ONCPU] + w->base[r].n[ACC_ONCPU]) * t;
+        double f = state_integral(w, r, &a, ACC_ONCPU, now_ns);
         if (f > w->state[r].f[ACC_ONCPU])
             *oncpu_ns += (uint64_t)(f - w->state[r].f[ACC_ONCPU]);
     }
