@@ -45,6 +45,18 @@ static __always_inline void tuple_of(const struct sock *sk, struct conn_tuple *t
     }
 }
 
+/* The reader's position in the byte stream (tcp_sock.copied_seq) and the end of what has
+ * arrived (rcv_nxt). */
+static __always_inline __u32 tcp_copied_seq(const struct sock *sk)
+{
+    return BPF_CORE_READ((const struct tcp_sock *)sk, copied_seq);
+}
+
+static __always_inline __u32 tcp_rcv_nxt(const struct sock *sk)
+{
+    return BPF_CORE_READ((const struct tcp_sock *)sk, rcv_nxt);
+}
+
 /* Starts tracking a server-side connection. */
 static __always_inline struct conn_state *conn_create(const struct sock *sk, __u32 replica,
                                                       __u64 established_ns)
@@ -61,6 +73,11 @@ static __always_inline struct conn_state *conn_create(const struct sock *sk, __u
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c)
         return 0;
+    /* nothing unread yet counts as an arrival: the next bytes start a request */
+    struct conn_arrival a = {};
+    a.seen_rcv_nxt = tcp_copied_seq(sk);
+    if (bpf_map_update_elem(&conn_arrivals, &key, &a, BPF_ANY))
+        count_event(CNT_CONN_MAP_FULL);
     tuple_of(sk, &c->tuple);
     c->replica = replica;
     c->established_ns = established_ns;

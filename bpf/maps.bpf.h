@@ -90,7 +90,16 @@ struct {
     __type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* per-request records (sockets.h: head_event, span_event) */
+/* server-side connection -> when its next request began to arrive (sockets.h: conn_arrival),
+ * same keys and lifetime as conns */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u64);
+    __type(value, struct conn_arrival);
+} conn_arrivals SEC(".maps");
+
+/* per-request records (sockets.h: span_event) */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 4 << 20);

@@ -9,6 +9,10 @@
 #include "common.h"
 
 #define HEAD_CAPTURE 512 /* request bytes copied from the worker's first read */
+/* A span record carries only the head bytes it needs, in one of two sizes: a GET with a few
+ * headers fits the small one. Every byte of a record is a cache line the worker's CPU writes
+ * and the reader's CPU then pulls over: a full record cost ~1 us per recorded request. */
+#define HEAD_SMALL 128
 
 /* Span sampling: a record per request costs the most (ring buffer, userspace), so above a
  * rate only a random 1 in N requests is recorded, N set every slot from the request rate of
@@ -59,7 +63,6 @@ struct conn_state {
     __u32 send_tid;       /* thread that sent its response */
     __u64 established_ns; /* handshake done (0 when before tracing) */
     __u64 accept_ns;      /* accept() returned it (0 when unknown) */
-    __u64 pending_arrival_ns; /* bytes arrived while no request was being read */
     __u64 arrival_ns;
     __u64 first_read_ns;
     __u64 response_start_ns;
@@ -73,6 +76,20 @@ struct conn_state {
     __u8 head[HEAD_CAPTURE];
 };
 
+/* When the next request's bytes began to arrive on a connection. Written only by
+ * sk_data_ready, which runs on the client's CPU (loopback and most NICs deliver in the
+ * sender's or the interrupt's softirq), read once by the worker at its first read; kept out
+ * of conn_state, which the worker's CPU writes, because a line both CPUs write moves between
+ * them twice per request (~100 ns each in this VM). The padding keeps the written words off
+ * the hash element's header line and off its neighbours' (elements are contiguous). */
+struct conn_arrival {
+    __u8 pad_front[56];
+    __u64 arrival_ns;  /* first bytes after the reader had caught up */
+    __u32 start_seq;   /* the reader's position (copied_seq) then: where those bytes start */
+    __u32 seen_rcv_nxt; /* rcv_nxt at the last data_ready: what had arrived by then */
+    __u8 pad_back[56];
+};
+
 /* Per replica, per CPU: cumulative socket counters (userspace takes differences). */
 struct sock_acc {
     __u64 accepts;
@@ -81,8 +98,9 @@ struct sock_acc {
     __u64 backlog_samples;    /* accept-queue depth sampled when a connection is queued */
     __u64 backlog_sum;
     __u64 requests;           /* spans started */
-    __u64 recvq_wait_ns;      /* sum of bytes arrived -> first read */
-    __u64 recvq_hist[LOG2_SLOTS];
+    __u64 recvq_wait_ns;      /* sum of bytes arrived -> first read; above the span rate,
+                               * of the recorded requests, each counted `weight` times */
+    __u64 recvq_hist[LOG2_SLOTS]; /* same weighting */
     __u64 bytes_in;           /* client connections */
     __u64 bytes_out;
     __u64 down_bytes_in;      /* other sockets of the replica's threads (downstream) */
@@ -96,7 +114,8 @@ struct sock_acc {
 
 enum event_type { EV_SPAN = 2 };
 
-/* One request, sent when it ends. */
+/* One request, sent when it ends: SPAN_EVENT_SIZE(HEAD_SMALL) bytes when its head fits,
+ * else the whole struct. */
 struct span_event {
     __u32 type; /* EV_SPAN */
     __u32 seq;
@@ -121,5 +140,7 @@ struct span_event {
     __u32 weight;            /* requests this record stands for (the sampler's period) */
     __u8 head[HEAD_CAPTURE]; /* the first bytes the worker read for this request */
 };
+
+#define SPAN_EVENT_SIZE(head_room) (__builtin_offsetof(struct span_event, head) + (head_room))
 
 #endif

@@ -290,6 +290,17 @@ Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request
         cr_expect_str_eq(sp->path, "/sampled");
     }
     cr_expect(heavy > 0, "spans recorded by the sampler weigh more than one request");
+    /* the receive-queue wait is the recorded requests', each counted its weight times */
+    uint64_t waits = 0, waits_counted = 0;
+    for (size_t i = 0; i < c.nspans; i++)
+        waits += (c.spans[i].first_read_ns - c.spans[i].arrival_ns) *
+                 span_sample_weight(&c.spans[i]);
+    for (int i = 0; i < WINDOW_HIST_SLOTS; i++)
+        waits_counted += t.replica[0].recvq_hist[i];
+    cr_expect_eq(waits_counted, weights, "receive-queue waits counted %llu, span weights %llu",
+                 (unsigned long long)waits_counted, (unsigned long long)weights);
+    cr_expect_eq(t.replica[0].recvq_wait_ns, waits, "receive-queue wait %llu ns, spans' %llu ns",
+                 (unsigned long long)t.replica[0].recvq_wait_ns, (unsigned long long)waits);
     double ratio = (double)weights / (double)sent;
     cr_expect(ratio > 0.75 && ratio < 1.25, "weights sum to %llu for %llu requests",
               (unsigned long long)weights, (unsigned long long)sent);

@@ -175,6 +175,9 @@ static void size_maps(struct loader *l, int part)
     struct bpf_map *m = bpf_object__find_map_by_name(l->obj[part], "conns");
     if (m)
         bpf_map__set_max_entries(m, l->cfg.max_conns);
+    m = bpf_object__find_map_by_name(l->obj[part], "conn_arrivals");
+    if (m)
+        bpf_map__set_max_entries(m, l->cfg.max_conns);
     m = bpf_object__find_map_by_name(l->obj[part], "events");
     if (m)
         bpf_map__set_max_entries(m, l->cfg.ring_bytes);

@@ -310,7 +310,8 @@ void trace_span_note(const struct trace_totals *t, char *buf, size_t len)
         snprintf(buf, len, "a span for every request (%llu)", (unsigned long long)t->spans);
     else
         snprintf(buf, len, "spans for %.2g%% of the requests (%llu of %llu): above %u/s a random "
-                 "sample (--span-rate); the per-window counters count them all",
+                 "sample (--span-rate); the per-window counters count them all (receive-queue "
+                 "waits: the sample's, weighted)",
                  100.0 * (double)t->spans / (double)all, (unsigned long long)t->spans,
                  (unsigned long long)all, t->span_rate);
 }

@@ -83,8 +83,16 @@ static int on_record(void *ctx, void *data, size_t size)
     if (size < sizeof(type))
         return 0;
     memcpy(&type, data, sizeof(type));
-    if (type == EV_SPAN && size >= sizeof(struct span_event))
-        deliver(r, data);
+    if (type != EV_SPAN || size < SPAN_EVENT_SIZE(0))
+        return 0;
+    /* records carry only the head bytes they need (sockets.h: HEAD_SMALL) */
+    struct span_event e;
+    size_t n = size < sizeof(e) ? size : sizeof(e);
+    memcpy(&e, data, n);
+    memset((char *)&e + n, 0, sizeof(e) - n);
+    if (e.head_len > n - SPAN_EVENT_SIZE(0))
+        e.head_len = (uint32_t)(n - SPAN_EVENT_SIZE(0));
+    deliver(r, &e);
     return 0;
 }
 

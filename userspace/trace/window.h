@@ -49,7 +49,9 @@ struct replica_window {
     uint64_t accept_queue_sum;
     uint64_t accept_queue_max;
     uint64_t requests;             /* spans started */
-    uint64_t recvq_wait_ns;        /* sum of receive-queue waits (arrival -> first read) */
+    /* receive-queue waits (arrival -> first read): their sum and histogram; above the span
+     * rate, the recorded requests' waits, each counted sample_weight times */
+    uint64_t recvq_wait_ns;
     uint32_t recvq_hist[WINDOW_HIST_SLOTS];
     int64_t open_spans;            /* requests in progress at the end */
     /* requests the span sampler did not record (above trace_config.span_rate); the recorded
