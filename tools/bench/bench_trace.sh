@@ -1,21 +1,28 @@
 #!/bin/sh
-# Tracer overhead: a server's throughput at saturation untraced vs under loadscope's full
-# tracing as a user gets it (`loadscope trace --replica NAME=port:PORT`: sched, syscalls with
-# their default duty cycle, sockets + request spans sampled above 10000/s, profile at 49 Hz),
-# with a span for every request (--span-rate 0), without the per-syscall hooks, and untraced
-# again (the control: the noise floor), in rounds whose order rotates, plus the CPU cost per
-# traced request. Two servers:
+# Tracer overhead: a server's throughput at saturation under loadscope's full tracing as a
+# user gets it (`loadscope trace --replica NAME=port:PORT`: sched, syscalls with their default
+# duty cycle, sockets + request spans sampled above 10000/s, profile at 49 Hz), with a span for
+# every request (--span-rate 0) and without the per-syscall hooks, against the same server
+# untraced, plus the CPU cost per traced request. Two servers:
 #   nginx: a small static answer, ~10 us of CPU per request: the worst case for tracing;
 #   the demo server: POST /predict at --model-cost 2 (2 ms of CPU), an inference API's shape.
 #
-#   each server: 1 worker, pinned to core 1; wrk pinned to core 0, 1 thread, same connections
-#   and duration in every run; loadscope on core 0 with wrk (any CPU it takes there slows
-#   wrk: a process spinning 5% of core 0 cost nginx ~10% of its throughput here).
-#   ratio  = configuration req/s / untraced req/s in the same round (target >= 0.97, aim
-#   >= 0.99); the control's ratio shows what noise alone does
-#   cpu/req = extra CPU time of the server's processes per request (configuration -
-#   untraced), and the BPF programs' own run time per request (kernel.bpf_stats_enabled, one
-#   extra traced run).
+# How: twins. This VM's speed swings by +-20% from second to second (runs of the same
+# configuration one after the other differed by up to 50%), far more than the few percent to
+# measure. So two identical instances of the server (twin A and twin B) share core 1 and are
+# driven at the same time by two wrk processes on core 0; loadscope traces one of them. Both
+# twins always want the CPU, the scheduler shares it fairly, and each twin serves its share
+# divided by what a request costs it: the ratio traced twin / untraced twin is the throughput
+# the tracing costs, measured in the same seconds on the same core, whatever the VM's speed.
+# Which twin is traced alternates from round to round; the control (both untraced) shows the
+# method's own floor. Caveat: the hooks are host-wide, so the untraced twin pays their filter
+# (a few tens of ns per request), which the ratio does not count; the BPF run time below does.
+#   ratio   = traced twin req/s / untraced twin req/s, median of the rounds (target >= 0.97,
+#             aim >= 0.99)
+#   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds)
+#   BPF run time per request: kernel.bpf_stats_enabled, one extra run, one twin traced and
+#             loaded alone
+#   core 1 idle: should be ~0 (the twins saturate it; if not, the ratio understates the cost)
 #
 # Needs root (BPF), nginx and wrk (tools/install-deps.sh). make bench runs it under
 # flock /tmp/loadscope-cpu.lock (tools/bench/run.sh); run by hand the same way.
@@ -35,75 +42,83 @@ done
 [ "$(nproc)" -ge 2 ] || { echo "bench_trace: needs 2 cores" >&2; exit 1; }
 
 DIR=$(mktemp -d /tmp/loadscope-bench-trace.XXXXXX)
-PORT=$(( 20000 + $$ % 20000 ))
-DEMO_PORT=$((PORT + 1))
-NGINX_PID=""
-DEMO_PID=""
+BASE_PORT=$(( 20000 + $$ % 20000 ))
+PIDS=""        # servers to stop at exit
 TRACE_PID=""
 cleanup() {
     [ -n "$TRACE_PID" ] && kill -INT "$TRACE_PID" 2>/dev/null && wait "$TRACE_PID" 2>/dev/null || true
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-    [ -n "$DEMO_PID" ] && kill "$DEMO_PID" 2>/dev/null || true
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
     sleep 0.3
     rm -rf "$DIR"
     sysctl -q -w kernel.bpf_stats_enabled=0 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
+# ---- the servers ----------------------------------------------------------------------------
+
 mkdir -p "$DIR/www" "$DIR/logs"
 chmod 755 "$DIR" "$DIR/www"   # the worker runs as nobody
 # a small JSON answer, like an inference API's
 printf '{"label":"cat","score":0.9731,"model":"resnet18","latency_ms":12.5}\n' > "$DIR/www/index.html"
-cat > "$DIR/nginx.conf" <<CONF
+
+wait_http() {   # $1: URL path on port $2 answers (a POST-only path answers 405 to curl: fine)
+    i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$2$1"; do
+        i=$((i + 1)); [ "$i" -le 300 ] || { echo "bench_trace: no server on port $2" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+start_nginx() {   # $1: twin name, $2: port; sets STARTED_PID
+    cat > "$DIR/nginx-$1.conf" <<CONF
 worker_processes 1;
 worker_cpu_affinity 10;
 daemon off;
-pid $DIR/nginx.pid;
-error_log $DIR/logs/error.log warn;
+pid $DIR/nginx-$1.pid;
+error_log $DIR/logs/error-$1.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
     keepalive_requests 1000000;
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$2;
         root $DIR/www;
         location / { index index.html; }
     }
 }
 CONF
-taskset -c 1 nginx -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/logs/error.log" &
-NGINX_PID=$!
-sleep 0.5
-curl -sf "http://127.0.0.1:$PORT/" >/dev/null || { echo "bench_trace: nginx did not start" >&2; exit 1; }
+    taskset -c 1 nginx -p "$DIR" -c "$DIR/nginx-$1.conf" -e "$DIR/logs/error-$1.log" &
+    STARTED_PID=$!
+    PIDS="$PIDS $STARTED_PID"
+    wait_http / "$2"
+}
 
-# The server under test: SERVER (name), SERVER_PID, SERVER_PORT, URL, WRK_EXTRA.
-# CPU time (jiffies) of its processes: its own work plus the BPF programs that run in its
-# context (other processes sharing the machine do not count, unlike a core's busy time)
+start_demo() {   # $1: twin name, $2: port; sets STARTED_PID
+    taskset -c 1 "$DEMO" --port "$2" --workers 1 --model-cost 2 > "$DIR/demo-$1.out" 2> "$DIR/demo-$1.err" &
+    STARTED_PID=$!
+    PIDS="$PIDS $STARTED_PID"
+    wait_http /health "$2"
+}
+
+# CPU time (jiffies) of a server's processes ($1: its pid): its own work plus the BPF
+# programs that run in its context
 server_cpu() {
     t=0
-    for p in $SERVER_PID $(pgrep -P "$SERVER_PID"); do
+    for p in $1 $(pgrep -P "$1"); do
         t=$((t + $(awk '{print $14+$15}' /proc/$p/stat 2>/dev/null || echo 0)))
     done
     echo $t
 }
 HZ=$(getconf CLK_TCK)
+core1_idle() { awk '/^cpu1 / {print $5 + $6}' /proc/stat; }
 
-# one wrk run: prints "REQS_PER_SEC REQUESTS BUSY_NS_PER_REQ"
-run_wrk() {
-    b0=$(server_cpu)
-    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" -H 'X-Request-Id: 0123456789abcdef' \
-          $WRK_EXTRA "$URL")
-    b1=$(server_cpu)
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-    echo "$rps $reqs $b0 $b1" | awk -v hz="$HZ" '{printf "%s %s %.0f\n", $1, $2, ($4-$3)*1e9/hz/$2}'
-}
+# ---- one measurement --------------------------------------------------------------------------
 
-start_trace() {   # $1: extra flags
+start_trace() {   # $1: port, $2: extra flags
     # every output as a user gets it: spans, windows and profiles in the run store, the
     # reports written when it stops (after the measurement)
-    taskset -c 0 "$BIN" trace --replica "$SERVER=port:$SERVER_PORT" -t 600s -q --profile-hz 49 \
-        --out "$DIR/run" ${1:-} > "$DIR/trace.out" 2> "$DIR/trace.err" &
+    taskset -c 0 "$BIN" trace --replica "$SERVER=port:$1" -t 600s -q --profile-hz 49 \
+        --out "$DIR/run" ${2:-} > "$DIR/trace.out" 2> "$DIR/trace.err" &
     TRACE_PID=$!
     sleep 1.5
     kill -0 "$TRACE_PID" 2>/dev/null || { cat "$DIR/trace.err" >&2; exit 1; }
@@ -115,15 +130,45 @@ stop_trace() {
     rm -rf "$DIR/run"
 }
 
-add() { echo "$1 $2" | awk '{print $1+$2}'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
+wrk_twin() {   # $1: twin (A|B): a wrk run against it, output in $DIR/wrk-$1.out
+    eval "port=\$PORT_$1"
+    taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" -H 'X-Request-Id: 0123456789abcdef' \
+        $WRK_EXTRA "http://127.0.0.1:$port$URL_PATH" > "$DIR/wrk-$1.out"
+}
+wrk_field() {   # $1: twin, $2: rps|reqs
+    case $2 in
+    rps) awk '/Requests\/sec/ {print $2}' "$DIR/wrk-$1.out" ;;
+    reqs) awk '/requests in/ {print $1}' "$DIR/wrk-$1.out" ;;
+    esac
+}
 
-# The configurations of a round: untraced; traced as a user gets it; traced with a span for
-# every request (--span-rate 0); traced without the per-syscall hooks; and untraced again, the
-# control: its ratio to the first untraced run is this VM's noise (its speed swings +-20%
-# from second to second here), the yardstick for the others.
-CONFIGS="untraced traced every_span no_syscalls control"
+# Both twins loaded at once, twin $1 (A|B) traced with flags $2 ($1 = none: neither). Sets
+# RPS_A RPS_B, CPU_A CPU_B (ns of server CPU per request), IDLE (core 1 idle, %), NOTE.
+run_twins() {
+    NOTE=""
+    if [ "$1" != none ]; then eval "start_trace \$PORT_$1 \"\$2\""; fi
+    a0=$(server_cpu "$PID_A"); b0=$(server_cpu "$PID_B"); i0=$(core1_idle)
+    wrk_twin A & wa=$!
+    wrk_twin B
+    wait "$wa"
+    a1=$(server_cpu "$PID_A"); b1=$(server_cpu "$PID_B"); i1=$(core1_idle)
+    if [ "$1" != none ]; then
+        stop_trace
+        NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
+    fi
+    RPS_A=$(wrk_field A rps); RPS_B=$(wrk_field B rps)
+    CPU_A=$(echo "$a0 $a1 $(wrk_field A reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2-$1)*1e9/hz/$3}')
+    CPU_B=$(echo "$b0 $b1 $(wrk_field B reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2-$1)*1e9/hz/$3}')
+    IDLE=$(echo "$i0 $i1" | awk -v hz="$HZ" -v s="$SECS" '{printf "%.1f", ($2-$1)/hz/s*100}')
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
+mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.0f", NR ? s / NR : 0}'; }
+
+# The configurations: traced as a user gets it; a span for every request (--span-rate 0);
+# without the per-syscall hooks; and the control, both twins untraced.
+CONFIGS="traced every_span no_syscalls control"
 flags_of() {
     case $1 in
     every_span) echo "--span-rate 0" ;;
@@ -132,87 +177,64 @@ flags_of() {
     esac
 }
 
-# one run of a configuration: sets RPS, REQS, CPU and NOTE (what the tracer said about its
-# spans and per-syscall hooks)
-run_config() {
-    NOTE=""
-    case $1 in
-    untraced | control) ;;
-    *) start_trace "$(flags_of "$1")" ;;
-    esac
-    set -- "$1" $(run_wrk)
-    RPS=$2; REQS=$3; CPU=$4
-    case $1 in
-    untraced | control) ;;
-    *)
-        stop_trace
-        NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
-        ;;
-    esac
-}
-
-# RUNS rounds of the configurations, their order rotating from round to round (this VM's
-# speed drifts: a fixed order would favour one), then one traced run for the BPF run time.
-# Each configuration's loss is the median of its per-round ratios to the round's untraced
-# run (robust to a round the VM slowed down), with their range.
+# RUNS rounds of every configuration; the traced twin alternates (A in odd rounds, B in even
+# ones; the control's ratio is A/B or B/A the same way), so neither twin's small advantage
+# (which wrk started first, which listener...) leans on one side.
 measure() {
-    taskset -c 0 wrk -t1 -c"$CONNS" -d2s $WRK_EXTRA "$URL" >/dev/null   # warm up
-    for cfg in $CONFIGS; do eval "ratios_$cfg=''; cpu_$cfg=0; sum_$cfg=0"; done
-    n=$(echo $CONFIGS | wc -w)
+    wrk_twin A & w=$!; wrk_twin B; wait "$w"   # warm up
+    for cfg in $CONFIGS; do eval "ratios_$cfg=''; extra_$cfg=''; base_$cfg=''; idle_$cfg=''"; done
     i=1
     while [ "$i" -le "$RUNS" ]; do
-        # rotate: round i starts with configuration number i
-        order=$(echo $CONFIGS | awk -v k=$(( (i - 1) % n )) '{for (j = 0; j < NF; j++) printf "%s ", $((j + k) % NF + 1)}')
-        for cfg in $order; do
-            run_config "$cfg"
-            echo "$SERVER run $i $cfg: $RPS req/s, $REQS requests, server CPU $CPU ns/request$NOTE"
-            eval "rps_$cfg=$RPS"
-            eval "sum_$cfg=\$(add \"\$sum_$cfg\" $RPS)"
-            eval "cpu_$cfg=\$(add \"\$cpu_$cfg\" $CPU)"
-        done
+        if [ $((i % 2)) = 1 ]; then t=A; u=B; else t=B; u=A; fi
         for cfg in $CONFIGS; do
-            [ "$cfg" = untraced ] && continue
-            eval "ratios_$cfg=\"\$ratios_$cfg \$(echo \$rps_$cfg \$rps_untraced | awk '{print \$1 / \$2}')\""
+            if [ "$cfg" = control ]; then run_twins none; else run_twins "$t" "$(flags_of "$cfg")"; fi
+            eval "rt=\$RPS_$t; ru=\$RPS_$u; ct=\$CPU_$t; cu=\$CPU_$u"
+            ratio=$(echo "$rt $ru" | awk '{printf "%.4f", $1 / $2}')
+            echo "$SERVER round $i $cfg: twin $t$([ "$cfg" = control ] || echo ' traced') $rt req/s (CPU $ct ns/request), twin $u $ru req/s (CPU $cu ns/request): ratio $ratio, core 1 idle $IDLE%$NOTE"
+            eval "ratios_$cfg=\"\$ratios_$cfg $ratio\""
+            eval "extra_$cfg=\"\$extra_$cfg $((ct - cu))\""
+            eval "base_$cfg=\"\$base_$cfg $cu\""
+            eval "idle_$cfg=\"\$idle_$cfg $IDLE\""
         done
         i=$((i + 1))
     done
 
+    # the BPF programs' own run time: one twin traced and loaded alone
     sysctl -q -w kernel.bpf_stats_enabled=1
-    start_trace
-    set -- $(run_wrk)
-    stats_reqs=$2
-    bpf_ns=$(bpftool prog show -j | tr '}' '\n' | awk -v pid="$TRACE_PID" '
-        /"pids"/ && index($0, "\"pid\":" pid) == 0 { next }
+    start_trace "$PORT_A"
+    wrk_twin A
+    stats_reqs=$(wrk_field A reqs)
+    bpf_ns=$(bpftool prog show -j | tr '}' '\n' | awk '
         { if (match($0, /"run_time_ns":[0-9]+/)) { s += substr($0, RSTART+14, RLENGTH-14) } }
         END { print s+0 }')
     stop_trace
     sysctl -q -w kernel.bpf_stats_enabled=0
 
-    base_rps=$(echo "$sum_untraced $RUNS" | awk '{print $1 / $2}')
-    base_cpu=$(echo "$cpu_untraced $RUNS" | awk '{print $1 / $2}')
-    echo "$base_rps $base_cpu" | awk -v name="$SERVER" '{
-        printf "%s untraced: %.0f req/s on average, server CPU %.0f ns/request\n", name, $1, $2 }'
+    base_cpu=$(mean $base_control)
     for cfg in $CONFIGS; do
-        [ "$cfg" = untraced ] && continue
-        eval "r=\$ratios_$cfg; c=\$cpu_$cfg"
-        med=$(median $r)
+        eval "r=\$ratios_$cfg; x=\$extra_$cfg; d=\$idle_$cfg"
         case $cfg in
-        control) what="untraced again (the noise floor)" ;;
+        control) what="both untraced (the method's floor)" ;;
         traced) what="traced, defaults (target <= 3% loss, aim <= 1%)" ;;
         every_span) what="traced, a span for every request (--span-rate 0)" ;;
         no_syscalls) what="traced, --no-syscalls" ;;
         esac
-        echo "$med $(range $r) $c $RUNS $base_cpu" | awk -v name="$SERVER" -v what="$what" '{
-            printf "%s %s: median ratio %.3f (%.1f%% loss), rounds %s; server CPU %+.0f ns/request\n",
-                name, what, $1, (1 - $1) * 100, $2, $3 / $4 - $5 }'
+        echo "$(median $r) $(range $r) $(median $x) $(median $d)" | awk -v name="$SERVER" -v what="$what" '{
+            printf "%s %s: median ratio %.3f (%.1f%% loss), rounds %s; server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
+                name, what, $1, (1 - $1) * 100, $2, $3, $4 }'
     done
-    echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 {
-        printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request\n", name, $1 / $2, $1 / $2 / $3 * 100 }'
+    echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 && $3 > 0 {
+        printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request (%.0f ns)\n", name, $1 / $2, $1 / $2 / $3 * 100, $3 }'
 }
 
-SERVER=nginx SERVER_PID=$NGINX_PID SERVER_PORT=$PORT URL="http://127.0.0.1:$PORT/" WRK_EXTRA=""
+stop_twins() { kill "$PID_A" "$PID_B" 2>/dev/null || true; wait "$PID_A" "$PID_B" 2>/dev/null || true; PIDS=""; }
+
+PORT_A=$BASE_PORT PORT_B=$((BASE_PORT + 1))
+start_nginx A "$PORT_A"; PID_A=$STARTED_PID
+start_nginx B "$PORT_B"; PID_B=$STARTED_PID
+SERVER=nginx URL_PATH=/ WRK_EXTRA=""
 measure
-kill "$NGINX_PID"; NGINX_PID=""
+stop_twins
 
 # The demo server: one worker, a 2 ms model; wrk POSTs a 4 KB image (raw grayscale bytes).
 head -c 4096 /dev/urandom > "$DIR/image.bin"
@@ -223,12 +245,8 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
-taskset -c 1 "$DEMO" --port "$DEMO_PORT" --workers 1 --model-cost 2 > "$DIR/demo.out" 2> "$DIR/demo.err" &
-DEMO_PID=$!
-i=0
-until grep -q "ready" "$DIR/demo.err" "$DIR/demo.out" 2>/dev/null; do
-    i=$((i + 1)); [ "$i" -le 300 ] || { cat "$DIR/demo.err" >&2; exit 1; }; sleep 0.1
-done
-SERVER=demo SERVER_PID=$DEMO_PID SERVER_PORT=$DEMO_PORT URL="http://127.0.0.1:$DEMO_PORT/predict" \
-    WRK_EXTRA="-s $DIR/post.lua" CONNS=4
+PORT_A=$((BASE_PORT + 2)) PORT_B=$((BASE_PORT + 3))
+start_demo A "$PORT_A"; PID_A=$STARTED_PID
+start_demo B "$PORT_B"; PID_B=$STARTED_PID
+SERVER=demo URL_PATH=/predict WRK_EXTRA="-s $DIR/post.lua" CONNS=4
 measure
