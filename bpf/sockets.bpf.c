@@ -332,16 +332,18 @@ static __always_inline void on_send(struct sock *sk, long ret)
         a->bytes_out += ret;
     if (c->phase == PHASE_IDLE)
         return;
+    bool first = c->phase == PHASE_READING;
+    c->phase = PHASE_RESPONDING;
+    c->bytes_out += ret;
+    if (!c->weight) /* not recorded: its times would never leave */
+        return;
     __u64 now = bpf_ktime_get_ns();
-    if (c->phase == PHASE_READING) {
-        c->phase = PHASE_RESPONDING;
+    if (first) {
         c->response_start_ns = now;
         c->send_tid = (__u32)bpf_get_current_pid_tgid();
     }
     c->last_send_ns = now;
-    c->bytes_out += ret;
-    if (c->weight)
-        thread_snapshot(t, now, c->snap_end);
+    thread_snapshot(t, now, c->snap_end);
 }
 
 static __always_inline void on_data_ready(const struct sock *sk)
