@@ -22,6 +22,8 @@
 #   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds)
 #   BPF run time per request: kernel.bpf_stats_enabled, one extra run, one twin traced and
 #             loaded alone
+#   BENCH_TRACE_SERVERS="nginx demo" (the default) picks the servers, BENCH_TRACE_RUNS the
+#   rounds (7), BENCH_TRACE_SECS their length (6)
 #   core 1 idle: should be ~0 (the twins saturate it; if not, the ratio understates the cost)
 #
 # Needs root (BPF), nginx and wrk (tools/install-deps.sh). make bench runs it under
@@ -33,6 +35,7 @@ DEMO=${DEMO_SERVER_BIN:-build/loadscope-demo-server}
 RUNS=${BENCH_TRACE_RUNS:-7}
 SECS=${BENCH_TRACE_SECS:-6}
 CONNS=${BENCH_TRACE_CONNS:-50}
+SERVERS=${BENCH_TRACE_SERVERS:-nginx demo}
 
 if [ "$(id -u)" != 0 ]; then echo "bench_trace: skipped (needs root for BPF)"; exit 0; fi
 for tool in nginx wrk taskset bpftool; do
@@ -93,11 +96,16 @@ CONF
     wait_http / "$2"
 }
 
-start_demo() {   # $1: twin name, $2: port; sets STARTED_PID
-    taskset -c 1 "$DEMO" --port "$2" --workers 1 --model-cost 2 > "$DIR/demo-$1.out" 2> "$DIR/demo-$1.err" &
+start_demo() {   # $1: twin name, $2: port, $3: model flags; sets STARTED_PID
+    taskset -c 1 "$DEMO" --port "$2" --workers 1 $3 > "$DIR/demo-$1.out" 2> "$DIR/demo-$1.err" &
     STARTED_PID=$!
     PIDS="$PIDS $STARTED_PID"
     wait_http /health "$2"
+}
+# the network twin A calibrated ("model=32x32/29/1" in its ready line) as --model-shape S,C,D:
+# twins calibrated apart can differ by a few % in what a request costs
+demo_shape() {
+    sed -n 's#.*ready.* model=\([0-9]*\)x[0-9]*/\([0-9]*\)/\([0-9]*\).*#\1,\2,\3#p' "$DIR/demo-A.out" "$DIR/demo-A.err" | head -n 1
 }
 
 # CPU time (jiffies) of a server's processes ($1: its pid): its own work plus the BPF
@@ -229,24 +237,33 @@ measure() {
 
 stop_twins() { kill "$PID_A" "$PID_B" 2>/dev/null || true; wait "$PID_A" "$PID_B" 2>/dev/null || true; PIDS=""; }
 
-PORT_A=$BASE_PORT PORT_B=$((BASE_PORT + 1))
-start_nginx A "$PORT_A"; PID_A=$STARTED_PID
-start_nginx B "$PORT_B"; PID_B=$STARTED_PID
-SERVER=nginx URL_PATH=/ WRK_EXTRA=""
-measure
-stop_twins
+bench_nginx() {
+    PORT_A=$BASE_PORT PORT_B=$((BASE_PORT + 1))
+    start_nginx A "$PORT_A"; PID_A=$STARTED_PID
+    start_nginx B "$PORT_B"; PID_B=$STARTED_PID
+    SERVER=nginx URL_PATH=/ WRK_EXTRA=""
+    measure
+    stop_twins
+}
 
 # The demo server: one worker, a 2 ms model; wrk POSTs a 4 KB image (raw grayscale bytes).
-head -c 4096 /dev/urandom > "$DIR/image.bin"
-cat > "$DIR/post.lua" <<LUA
+bench_demo() {
+    head -c 4096 /dev/urandom > "$DIR/image.bin"
+    cat > "$DIR/post.lua" <<LUA
 local f = io.open("$DIR/image.bin", "rb")
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
-PORT_A=$((BASE_PORT + 2)) PORT_B=$((BASE_PORT + 3))
-start_demo A "$PORT_A"; PID_A=$STARTED_PID
-start_demo B "$PORT_B"; PID_B=$STARTED_PID
-SERVER=demo URL_PATH=/predict WRK_EXTRA="-s $DIR/post.lua" CONNS=4
-measure
+    PORT_A=$((BASE_PORT + 2)) PORT_B=$((BASE_PORT + 3))
+    start_demo A "$PORT_A" "--model-cost 2"; PID_A=$STARTED_PID
+    shape=$(demo_shape)
+    [ -n "$shape" ] || { echo "bench_trace: no model shape in the demo server's ready line" >&2; exit 1; }
+    start_demo B "$PORT_B" "--model-shape $shape"; PID_B=$STARTED_PID
+    SERVER=demo URL_PATH=/predict WRK_EXTRA="-s $DIR/post.lua" CONNS=4
+    measure
+    stop_twins
+}
+
+for server in $SERVERS; do "bench_$server"; done
