@@ -144,15 +144,17 @@ static __always_inline void emit_record(const struct conn_state *c, __u64 key, _
     bpf_ringbuf_submit(e, submit_flags());
 }
 
-/* Ends the connection's current span (recorded if its weight says so). in_task: called for
- * the thread's own read, whose counters take plain adds (maps.bpf.h: sock_accs). */
-static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reason, bool in_task)
+/* Ends the connection's current span (recorded if its weight says so). task_acc: the reading
+ * thread's counters when called for its own read (plain adds, maps.bpf.h: sock_accs); 0 from
+ * any other context. */
+static __always_inline void emit_span(struct conn_state *c, __u64 key, __u8 reason,
+                                      struct sock_acc *task_acc)
 {
-    struct sock_acc *a = in_task ? sock_acc_task(c->replica) : sock_acc_any(c->replica);
-    if (a) {
-        if (in_task)
-            a->open_spans--;
-        else
+    if (task_acc) {
+        task_acc->open_spans--;
+    } else {
+        struct sock_acc *a = sock_acc_any(c->replica);
+        if (a)
             __sync_fetch_and_add(&a->open_spans, -1);
     }
     c->phase = PHASE_IDLE;
@@ -209,8 +211,10 @@ static __always_inline void capture_head(struct conn_state *c, long ret)
         c->head_len = (__u32)len;
 }
 
+/* a: the reading thread's counters (sock_acc_task), or 0 */
 static __always_inline void start_span(struct thread_state *t, const struct sock *sk,
-                                       struct conn_state *c, __u64 key, long ret, __u64 now)
+                                       struct conn_state *c, struct sock_acc *a, __u64 key,
+                                       long ret, __u64 now)
 {
     c->seq++;
     c->phase = PHASE_READING;
@@ -224,7 +228,6 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
     c->bytes_in = ret;
     c->bytes_out = 0;
     c->weight = span_weight(now);
-    struct sock_acc *a = sock_acc_task(c->replica);
     if (a) {
         a->requests++;
         a->open_spans++;
@@ -296,12 +299,12 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
     }
     if (flags & LS_MSG_PEEK)
         return;
+    struct sock_acc *a = sock_acc_task(c->replica);
     if (ret == 0) {
         if (c->phase != PHASE_IDLE)
-            emit_span(c, key, END_EOF, true);
+            emit_span(c, key, END_EOF, a);
         return;
     }
-    struct sock_acc *a = sock_acc_task(c->replica);
     if (a)
         a->bytes_in += ret;
     if (c->phase == PHASE_READING) {
@@ -310,8 +313,8 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
     }
     __u64 now = bpf_ktime_get_ns();
     if (c->phase == PHASE_RESPONDING)
-        emit_span(c, key, END_NEXT_READ, true);
-    start_span(t, sk, c, key, ret, now);
+        emit_span(c, key, END_NEXT_READ, a);
+    start_span(t, sk, c, a, key, ret, now);
 }
 
 static __always_inline void on_send(struct sock *sk, long ret)
@@ -400,7 +403,7 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
     if (!c)
         return;
     if (c->phase != PHASE_IDLE)
-        emit_span(c, key, END_CLOSE, false);
+        emit_span(c, key, END_CLOSE, 0);
     if (newstate == LS_TCP_CLOSE) {
         bpf_map_delete_elem(&conns, &key);
         bpf_map_delete_elem(&conn_arrivals, &key);

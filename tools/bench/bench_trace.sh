@@ -150,6 +150,10 @@ wrk_field() {   # $1: twin, $2: rps|reqs
     esac
 }
 
+cpu_per_request() {   # $1 $2: server_cpu before and after, $3: twin -> ns per request
+    echo "$1 $2 $(wrk_field "$3" reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2 - $1) * 1e9 / hz / $3}'
+}
+
 # Both twins loaded at once, twin $1 (A|B) traced with flags $2 ($1 = none: neither). Sets
 # RPS_A RPS_B, CPU_A CPU_B (ns of server CPU per request), IDLE (core 1 idle, %), NOTE.
 run_twins() {
@@ -165,8 +169,8 @@ run_twins() {
         NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
     fi
     RPS_A=$(wrk_field A rps); RPS_B=$(wrk_field B rps)
-    CPU_A=$(echo "$a0 $a1 $(wrk_field A reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2-$1)*1e9/hz/$3}')
-    CPU_B=$(echo "$b0 $b1 $(wrk_field B reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2-$1)*1e9/hz/$3}')
+    CPU_A=$(cpu_per_request "$a0" "$a1" A)
+    CPU_B=$(cpu_per_request "$b0" "$b1" B)
     IDLE=$(echo "$i0 $i1" | awk -v hz="$HZ" -v s="$SECS" '{printf "%.1f", ($2-$1)/hz/s*100}')
 }
 

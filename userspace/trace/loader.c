@@ -172,12 +172,11 @@ static int reuse_maps(struct loader *l, int part, struct error *err)
 
 static void size_maps(struct loader *l, int part)
 {
-    struct bpf_map *m = bpf_object__find_map_by_name(l->obj[part], "conns");
-    if (m)
-        bpf_map__set_max_entries(m, l->cfg.max_conns);
-    m = bpf_object__find_map_by_name(l->obj[part], "conn_arrivals");
-    if (m)
-        bpf_map__set_max_entries(m, l->cfg.max_conns);
+    static const char *const per_conn[] = {"conns", "conn_arrivals"};
+    struct bpf_map *m;
+    for (size_t i = 0; i < sizeof(per_conn) / sizeof(per_conn[0]); i++)
+        if ((m = bpf_object__find_map_by_name(l->obj[part], per_conn[i])))
+            bpf_map__set_max_entries(m, l->cfg.max_conns);
     m = bpf_object__find_map_by_name(l->obj[part], "events");
     if (m)
         bpf_map__set_max_entries(m, l->cfg.ring_bytes);
