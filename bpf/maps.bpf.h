@@ -141,8 +141,14 @@ static __always_inline void count_event(__u32 which)
         __sync_fetch_and_add(c, 1);
 }
 
+/* The thread's state, or 0 when it is not traced. Most threads on the host are not, and the
+ * hooks on the scheduler, sockets and syscalls see all of them: a thread with no BPF task
+ * storage at all says so with one load, without the helper call (calls and returns are what
+ * a program pays most for on CPUs with return-stack mitigations, like this VM's). */
 static __always_inline struct thread_state *thread_of(struct task_struct *task)
 {
+    if (!task->bpf_storage)
+        return 0;
     return bpf_task_storage_get(&threads, task, 0, 0);
 }
 

@@ -349,10 +349,11 @@ static __always_inline void on_send(struct sock *sk, long ret)
     thread_snapshot(t, now, c->snap_end);
 }
 
-static __always_inline void on_data_ready(const struct sock *sk)
+/* port: the socket's local port, read by the caller (tp_btf: a plain load; the other modes
+ * need a helper call) */
+static __always_inline void on_data_ready(const struct sock *sk, __u16 port)
 {
     /* every socket on the host comes here: first the cheap filter, a replica's local port */
-    __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
     __u32 r = port_replica(port);
     if (r == REPLICA_NONE)
         return;
@@ -448,7 +449,7 @@ int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(sk_data_ready_btf, const struct sock *sk)
 {
-    on_data_ready(sk);
+    on_data_ready(sk, sk->__sk_common.skc_num);
     return 0;
 }
 
@@ -499,7 +500,7 @@ int BPF_PROG(sock_send_raw, struct sock *sk, int ret, int flags)
 SEC("raw_tp/sk_data_ready")
 int BPF_PROG(sk_data_ready_raw, const struct sock *sk)
 {
-    on_data_ready(sk);
+    on_data_ready(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
     return 0;
 }
 
@@ -550,7 +551,8 @@ int sock_send_tp(struct trace_event_raw_sock_msg_length *ctx)
 SEC("tp/sock/sk_data_ready")
 int sk_data_ready_tp(struct trace_event_raw_sk_data_ready *ctx)
 {
-    on_data_ready((const struct sock *)ctx->skaddr);
+    const struct sock *sk = (const struct sock *)ctx->skaddr;
+    on_data_ready(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
     return 0;
 }
 
