@@ -55,6 +55,7 @@ enum trace_counter {
     CNT_PROFILE_MAP_FULL, /* a profile sample could not be counted (counts map full) */
     CNT_THREAD_STORAGE,   /* a new thread could not get per-thread storage */
     CNT_SAMPLES,          /* profile samples taken in traced threads (not a loss) */
+    CNT_HOST_SYSCALLS,    /* syscalls on the whole host while the per-syscall hooks ran */
     CNT_COUNT
 };
 

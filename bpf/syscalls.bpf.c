@@ -36,9 +36,21 @@ __u32 syscall_epoch = 0;
  * never detached) handles those two syscalls. */
 __u32 exit_handles_accept = 0;
 
+/* The tracer's own process: its syscalls (map reads, polling) are not a cost to the others. */
+const volatile __u32 cfg_tracer_tgid = 0;
+
 static __always_inline void on_enter(long nr)
 {
-    struct thread_state *t = current_thread(bpf_get_current_task_btf());
+    /* every syscall of the host pays for the hooks, not only the replicas': userspace weighs
+     * this count (trace/syscall_duty.h). A plain add: sys_enter never nests on a CPU. */
+    struct task_struct *cur = bpf_get_current_task_btf();
+    if (cur->tgid != cfg_tracer_tgid) {
+        __u32 k = CNT_HOST_SYSCALLS;
+        __u64 *n = bpf_map_lookup_elem(&counters, &k);
+        if (n)
+            (*n)++;
+    }
+    struct thread_state *t = current_thread(cur);
     if (!t)
         return;
     t->sc_nr = (__s32)nr;

@@ -65,6 +65,7 @@ static void sched_configure_more(struct sched_bpf *s, const struct load_config *
 static void syscalls_configure_more(struct syscalls_bpf *s, const struct load_config *c)
 {
     s->rodata->cfg_learn_ports = c->learn_ports;
+    s->rodata->cfg_tracer_tgid = (uint32_t)getpid();
     /* the hooks on every syscall only when asked for; accept and listen are attached after
      * the load, where failing is not fatal (attach_accept_hooks) */
     struct bpf_program *p;

@@ -31,6 +31,7 @@ struct trace_session {
     struct syscall_duty duty;
     bool duty_broken; /* a reattach failed: the hooks stay off, said once */
     uint64_t duty_checked_ns; /* last mid-window look at the hooks' cost */
+    uint64_t host_syscalls_mark; /* host syscalls counted when the last window closed */
     struct replica_window scratch[TRACE_MAX_REPLICAS];
     pthread_t reader;
     bool reader_running;
@@ -93,14 +94,24 @@ static void set_syscall_hooks(struct trace_session *s, bool on)
     syscall_duty_switched(&s->duty, on, clock_now_ns());
 }
 
+/* Syscalls of the whole host while the hooks ran, since the last window closed: the hooks
+ * cost every process's syscalls (the load generator's too), not only the replicas'. */
+static uint64_t host_syscalls_since_window(struct trace_session *s, uint64_t *now_count)
+{
+    uint64_t cnt[CNT_COUNT];
+    window_reader_counters(&s->windows, cnt, CNT_COUNT);
+    *now_count = cnt[CNT_HOST_SYSCALLS];
+    return *now_count - s->host_syscalls_mark;
+}
+
 /* After a window: the per-syscall hooks on or off for the next one (their duty cycle). */
 static void steer_syscall_hooks(struct trace_session *s, uint64_t hooks_ns, uint64_t window_ns)
 {
-    uint64_t syscalls = 0, oncpu = 0;
-    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
-        syscalls += s->scratch[r].syscalls;
+    uint64_t oncpu = 0, count;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++)
         oncpu += s->scratch[r].oncpu_ns;
-    }
+    uint64_t syscalls = host_syscalls_since_window(s, &count);
+    s->host_syscalls_mark = count;
     set_syscall_hooks(s, syscall_duty_next(&s->duty, hooks_ns, window_ns, syscalls, oncpu));
 }
 
@@ -113,8 +124,8 @@ static void check_syscall_hooks_early(struct trace_session *s, uint64_t now)
         !syscall_duty_early_due(&s->duty, now))
         return;
     s->duty_checked_ns = now;
-    uint64_t syscalls, oncpu;
-    window_reader_peek(&s->windows, now, &syscalls, &oncpu);
+    uint64_t count, syscalls = host_syscalls_since_window(s, &count);
+    uint64_t oncpu = window_reader_peek_oncpu(&s->windows, now);
     if (syscall_duty_early(&s->duty, syscalls, oncpu, now))
         set_syscall_hooks(s, false);
 }

@@ -39,7 +39,8 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
     return ns;
 }
 
-/* The hooks' cost as a share of the replicas' CPU over a span of `span_ns`. A replica that
+/* The hooks' cost (the host's syscalls) as a share of the replicas' CPU over a span of
+ * `span_ns`. A replica that
  * barely runs pays for its few syscalls with CPU nobody else needs: weigh them against at
  * least a tenth of a core. */
 static double cost_share(uint64_t syscalls, uint64_t oncpu_ns, uint64_t span_ns)

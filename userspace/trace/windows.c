@@ -313,28 +313,17 @@ static void read_syscalls(struct window_reader *w, struct syscall_stat **cur)
     }
 }
 
-void window_reader_peek(struct window_reader *w, uint64_t now_ns, uint64_t *syscalls,
-                        uint64_t *oncpu_ns)
+uint64_t window_reader_peek_oncpu(struct window_reader *w, uint64_t now_ns)
 {
-    *syscalls = 0;
-    *oncpu_ns = 0;
-    size_t n = read_syscall_array(w);
-    uint32_t r, nr;
-    for (size_t k = 0; k < n; k++) {
-        if (!syscall_entry(w, k, &r, &nr))
-            continue;
-        uint64_t count = 0;
-        for (int c = 0; c < w->ncpu; c++)
-            count += syscall_copy(w, k, c)->count;
-        *syscalls += diff(count, w->state[r].sys[nr].count);
-    }
-    for (r = 0; r < w->replicas; r++) {
+    uint64_t oncpu_ns = 0;
+    for (uint32_t r = 0; r < w->replicas; r++) {
         struct replica_acc a;
         read_acc(w, r, &a);
         double f = state_integral(w, r, &a, ACC_ONCPU, now_ns);
         if (f > w->state[r].f[ACC_ONCPU])
-            *oncpu_ns += (uint64_t)(f - w->state[r].f[ACC_ONCPU]);
+            oncpu_ns += (uint64_t)(f - w->state[r].f[ACC_ONCPU]);
     }
+    return oncpu_ns;
 }
 
 static void fill_syscalls(struct window_reader *w, struct syscall_stat **cur,

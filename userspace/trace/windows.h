@@ -48,10 +48,9 @@ int window_reader_init(struct window_reader *w, const struct window_maps *maps,
 /* Closes the window ending now: fills out[0..replicas-1]. */
 void window_reader_close(struct window_reader *w, uint64_t now_ns, struct replica_window *out);
 
-/* What the replicas did since the last window closed, without closing it: syscalls counted
- * (while the per-syscall hooks ran) and CPU used. For the syscall hooks' duty cycle. */
-void window_reader_peek(struct window_reader *w, uint64_t now_ns, uint64_t *syscalls,
-                        uint64_t *oncpu_ns);
+/* The CPU the replicas used since the last window closed, without closing it (for the
+ * syscall hooks' duty cycle). */
+uint64_t window_reader_peek_oncpu(struct window_reader *w, uint64_t now_ns);
 
 /* Adds window w into the running total (sums, maxima, last gauges). */
 void window_accumulate(struct replica_window *total, const struct replica_window *w);
