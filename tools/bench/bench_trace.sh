@@ -15,10 +15,18 @@
 # divided by what a request costs it: the ratio traced twin / untraced twin is the throughput
 # the tracing costs, measured in the same seconds on the same core, whatever the VM's speed.
 # Which twin is traced alternates from round to round; the control (both untraced) shows the
-# method's own floor. Caveat: the hooks are host-wide, so the untraced twin pays their filter
-# (a few tens of ns per request), which the ratio does not count; the BPF run time below does.
-#   ratio   = traced twin req/s / untraced twin req/s, median of the rounds (target >= 0.97,
-#             aim >= 0.99)
+# method's own floor. But the hooks are host-wide: the untraced twin pays for them too (every
+# socket operation, context switch and, while the per-syscall hooks run, every syscall of the
+# host goes through a program), so the twin ratio is only the traced replica's extra cost.
+# The whole cost needs a yardstick the hooks do not touch: a third process on core 1, a
+# spinner with no syscalls, counts its iterations during the same seconds. The scheduler gives
+# each of the three a third of the core, so each twin's req/s per spinner iteration is its
+# throughput per unit of CPU, whatever the VM's speed; against the same figure in the control
+# rounds it is the throughput under tracing vs untraced.
+#   vs untraced = traced twin's req/s per spin / the twins' req/s per spin in the control
+#             rounds, median of the rounds: the throughput loss (target >= 0.97, aim >= 0.99)
+#   untraced twin = the same for the twin not traced: what the hooks cost everything else
+#   ratio   = traced twin req/s / untraced twin req/s, median of the rounds
 #   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds)
 #   BPF run time per request: kernel.bpf_stats_enabled, one extra run, one twin traced and
 #             loaded alone
@@ -56,6 +64,31 @@ cleanup() {
     sysctl -q -w kernel.bpf_stats_enabled=0 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+
+# The yardstick: spins for $1 seconds (wall time), prints its iterations (x 100000). Its loop
+# makes no syscall (the clock is read through the vDSO), so no hook ever runs for it.
+cat > "$DIR/spin.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 1;
+    struct timespec t0, t;
+    volatile unsigned long x = 1;
+    unsigned long n = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 100000; i++)
+            x = x * 6364136223846793005UL + 1442695040888963407UL;
+        n++;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+    printf("%lu\n", n);
+    return 0;
+}
+C
+cc -O2 -o "$DIR/spin" "$DIR/spin.c" || { echo "bench_trace: cannot build the spinner (cc)" >&2; exit 1; }
 
 # ---- the servers ----------------------------------------------------------------------------
 
@@ -154,15 +187,18 @@ cpu_per_request() {   # $1 $2: server_cpu before and after, $3: twin -> ns per r
     echo "$1 $2 $(wrk_field "$3" reqs)" | awk -v hz="$HZ" '{printf "%.0f", ($2 - $1) * 1e9 / hz / $3}'
 }
 
-# Both twins loaded at once, twin $1 (A|B) traced with flags $2 ($1 = none: neither). Sets
-# RPS_A RPS_B, CPU_A CPU_B (ns of server CPU per request), IDLE (core 1 idle, %), NOTE.
+# Both twins loaded at once, twin $1 (A|B) traced with flags $2 ($1 = none: neither), the
+# spinner beside them. Sets RPS_A RPS_B, CPU_A CPU_B (ns of server CPU per request), SPIN
+# (its iterations), IDLE (core 1 idle, %), NOTE.
 run_twins() {
     NOTE=""
     if [ "$1" != none ]; then eval "start_trace \$PORT_$1 \"\$2\""; fi
     a0=$(server_cpu "$PID_A"); b0=$(server_cpu "$PID_B"); i0=$(core1_idle)
+    taskset -c 1 "$DIR/spin" "$SECS" > "$DIR/spin.out" & ws=$!
     wrk_twin A & wa=$!
     wrk_twin B
-    wait "$wa"
+    wait "$wa" "$ws"
+    SPIN=$(cat "$DIR/spin.out")
     a1=$(server_cpu "$PID_A"); b1=$(server_cpu "$PID_B"); i1=$(core1_idle)
     if [ "$1" != none ]; then
         stop_trace
@@ -194,7 +230,9 @@ flags_of() {
 # (which wrk started first, which listener...) leans on one side.
 measure() {
     wrk_twin A & w=$!; wrk_twin B; wait "$w"   # warm up
-    for cfg in $CONFIGS; do eval "ratios_$cfg=''; extra_$cfg=''; base_$cfg=''; idle_$cfg=''"; done
+    for cfg in $CONFIGS; do
+        eval "ratios_$cfg=''; extra_$cfg=''; base_$cfg=''; idle_$cfg=''; pst_$cfg=''; psu_$cfg=''"
+    done
     i=1
     while [ "$i" -le "$RUNS" ]; do
         if [ $((i % 2)) = 1 ]; then t=A; u=B; else t=B; u=A; fi
@@ -202,7 +240,9 @@ measure() {
             if [ "$cfg" = control ]; then run_twins none; else run_twins "$t" "$(flags_of "$cfg")"; fi
             eval "rt=\$RPS_$t; ru=\$RPS_$u; ct=\$CPU_$t; cu=\$CPU_$u"
             ratio=$(echo "$rt $ru" | awk '{printf "%.4f", $1 / $2}')
-            echo "$SERVER round $i $cfg: twin $t$([ "$cfg" = control ] || echo ' traced') $rt req/s (CPU $ct ns/request), twin $u $ru req/s (CPU $cu ns/request): ratio $ratio, core 1 idle $IDLE%$NOTE"
+            echo "$SERVER round $i $cfg: twin $t$([ "$cfg" = control ] || echo ' traced') $rt req/s (CPU $ct ns/request), twin $u $ru req/s (CPU $cu ns/request): ratio $ratio, spinner $SPIN, core 1 idle $IDLE%$NOTE"
+            eval "pst_$cfg=\"\$pst_$cfg $(echo "$rt $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
+            eval "psu_$cfg=\"\$psu_$cfg $(echo "$ru $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "ratios_$cfg=\"\$ratios_$cfg $ratio\""
             eval "extra_$cfg=\"\$extra_$cfg $((ct - cu))\""
             eval "base_$cfg=\"\$base_$cfg $cu\""
@@ -223,17 +263,22 @@ measure() {
     sysctl -q -w kernel.bpf_stats_enabled=0
 
     base_cpu=$(mean $base_control)
+    # untraced throughput per spin: both twins of every control round
+    untraced=$(printf '%s\n' $pst_control $psu_control | awk '{s += $1} END {printf "%.5f", s / NR}')
     for cfg in $CONFIGS; do
-        eval "r=\$ratios_$cfg; x=\$extra_$cfg; d=\$idle_$cfg"
+        eval "r=\$ratios_$cfg; x=\$extra_$cfg; d=\$idle_$cfg; pt=\$pst_$cfg; pu=\$psu_$cfg"
         case $cfg in
         control) what="both untraced (the method's floor)" ;;
         traced) what="traced, defaults (target <= 3% loss, aim <= 1%)" ;;
         every_span) what="traced, a span for every request (--span-rate 0)" ;;
         no_syscalls) what="traced, --no-syscalls" ;;
         esac
-        echo "$(median $r) $(range $r) $(median $x) $(median $d)" | awk -v name="$SERVER" -v what="$what" '{
-            printf "%s %s: median ratio %.3f (%.1f%% loss), rounds %s; server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
-                name, what, $1, (1 - $1) * 100, $2, $3, $4 }'
+        vs=$(printf '%s\n' $pt | awk -v u="$untraced" '{print $1 / u}')
+        vu=$(printf '%s\n' $pu | awk -v u="$untraced" '{print $1 / u}')
+        echo "$(median $vs) $(range $vs) $(median $vu) $(median $r) $(range $r) $(median $x) $(median $d)" |
+            awk -v name="$SERVER" -v what="$what" '{
+            printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
+                name, what, $1, (1 - $1) * 100, $2, $3, $4, $5, $6, $7 }'
     done
     echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 && $3 > 0 {
         printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request (%.0f ns)\n", name, $1 / $2, $1 / $2 / $3 * 100, $3 }'
