@@ -23,6 +23,7 @@ struct load_config {
     unsigned profile_hz; /* 0: no profile object */
     unsigned replicas;   /* sizes the per-replica syscall array */
     bool syscalls;       /* the hooks on every syscall (else only the accept/listen exits) */
+    bool syscall_duty;   /* ... under a duty cycle: they handle accept and listen too */
     uint32_t learn_ports; /* bit r: replica r learns client ports from its accepts (pid and
                              cgroup replicas; a port replica knows its port) */
     uint32_t span_rate;   /* spans per second before sampling (0: every request) */

@@ -238,6 +238,7 @@ static int start(struct trace_session *s, struct error *err)
                              s->cfg.max_conns,      s->cfg.ring_bytes,
                              s->cfg.ring_wakeup_bytes, s->cfg.profile_hz,
                              s->cfg.replica_count,     s->cfg.syscalls,
+                             s->cfg.syscalls && s->cfg.syscall_budget > 0,
                              learn,                    s->cfg.span_rate};
     if (loader_open(&lc, &s->loader, err) < 0 || open_readers(s, err) < 0 ||
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
@@ -310,7 +311,7 @@ void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
     else
         snprintf(buf, len, "per-syscall hooks ran %.0f%% of the time, one window in %u (their "
                  "estimated cost, %.2g%% of the replicas' CPU, is above the %.2g%% budget): "
-                 "the syscall table is a sample", ran * 100, t->syscall_period,
+                 "the syscall table and accept-queue waits are a sample", ran * 100, t->syscall_period,
                  t->syscall_cost_share * 100, t->syscall_budget * 100);
 }
 

@@ -10,8 +10,9 @@
  * SYSCALL_HOOK_COST_NS each, as a share of the CPU the traced replicas used; above the budget
  * the hooks run one window out of `period` (a duty cycle), so the
  * syscall table becomes a sample of the run and each window says how long the hooks ran in it
- * (replica_window.syscall_hooks_ns). Accept-queue wait and listening ports do not depend on
- * them (bpf/syscalls.bpf.c). */
+ * (replica_window.syscall_hooks_ns). Under a duty cycle sys_exit also handles accept and
+ * listen (their own exit tracepoints would keep the host's syscalls on the slow path all
+ * along: trace/loader.c, attach_accept_hooks): the accept-queue waits are then a sample too. */
 #ifndef LOADSCOPE_TRACE_SYSCALL_DUTY_H
 #define LOADSCOPE_TRACE_SYSCALL_DUTY_H
 
