@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscalls of traced threads: per-replica count and latency histogram per syscall number
  * (sys_enter/sys_exit on every syscall of the host), and the two syscalls that tie sockets to
- * replicas: accept (accept-queue wait) and listen (learn a listening port), at their own exit
- * tracepoints.
+ * replicas: accept (accept-queue wait) and listen (learn a listening port).
  *
  * Cost: the sys_enter/sys_exit hooks put every syscall of the host on the kernel's slow path
- * and run two programs per syscall (an untraced thread costs a task-storage pointer check in
- * each). Userspace may detach them for a while (trace/syscall_duty.h: a duty cycle that keeps
- * their cost within a budget) and reattach them later; accept and listen stay traced all
- * along through syscalls:sys_exit_accept4/accept/listen, where the kernel runs a program for
- * those syscalls only (for the others it tests one bit). Nothing goes through the ring buffer. */
+ * and run two programs per syscall (an untraced thread costs one load in each: maps.bpf.h,
+ * thread_of). Userspace may detach them for a while (trace/syscall_duty.h: a duty cycle that
+ * keeps their cost within a budget) and reattach them later; under a duty cycle sys_exit
+ * handles accept and listen too (they are a sample then). Without one (--no-syscalls,
+ * --all-syscalls) accept and listen have their own tracepoints,
+ * syscalls:sys_exit_accept4/accept/listen, where the kernel runs a program for those syscalls
+ * only (but they keep every syscall of the host on the slow path). Nothing goes through the
+ * ring buffer. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -32,8 +34,8 @@ struct {
 /* Bumped by userspace each time it reattaches the sys_enter/sys_exit hooks: a syscall that
  * entered during an earlier attachment exits with an entry time that may be long stale. */
 __u32 syscall_epoch = 0;
-/* Set by userspace when the accept/listen exit tracepoints could not attach: sys_exit (then
- * never detached) handles those two syscalls. */
+/* Set by userspace under a duty cycle, or when the accept/listen exit tracepoints could not
+ * attach (sys_exit is then never detached): sys_exit handles those two syscalls. */
 __u32 exit_handles_accept = 0;
 
 /* The tracer's own process: its syscalls (map reads, polling) are not a cost to the others. */

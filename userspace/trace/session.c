@@ -311,8 +311,9 @@ void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
     else
         snprintf(buf, len, "per-syscall hooks ran %.0f%% of the time, one window in %u (their "
                  "estimated cost, %.2g%% of the replicas' CPU, is above the %.2g%% budget): "
-                 "the syscall table and accept-queue waits are a sample", ran * 100, t->syscall_period,
-                 t->syscall_cost_share * 100, t->syscall_budget * 100);
+                 "the syscall table and accept-queue waits are a sample",
+                 ran * 100, t->syscall_period, t->syscall_cost_share * 100,
+                 t->syscall_budget * 100);
 }
 
 void trace_span_note(const struct trace_totals *t, char *buf, size_t len)
