@@ -319,12 +319,15 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
 
 static __always_inline void on_send(struct sock *sk, long ret)
 {
-    struct thread_state *t = thread_of(bpf_get_current_task_btf());
-    if (!t || ret <= 0)
+    struct task_struct *cur = bpf_get_current_task_btf();
+    if (ret <= 0 || !cur->bpf_storage) /* a thread that is not traced: thread_of() */
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+    struct thread_state *t;
     if (!c) {
+        if (!(t = thread_of(cur)))
+            return;
         struct sock_acc *a = sock_acc_task(t->replica);
         if (a)
             a->down_bytes_out += ret;
@@ -338,7 +341,9 @@ static __always_inline void on_send(struct sock *sk, long ret)
     bool first = c->phase == PHASE_READING;
     c->phase = PHASE_RESPONDING;
     c->bytes_out += ret;
-    if (!c->weight) /* not recorded: its times would never leave */
+    /* the thread's state only for a recorded request's CPU split: on a request that is not
+     * recorded, the task-storage call would be half of this hook's cost */
+    if (!c->weight || !(t = thread_of(cur))) /* not recorded: its times would never leave */
         return;
     __u64 now = bpf_ktime_get_ns();
     if (first) {
