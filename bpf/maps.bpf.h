@@ -145,9 +145,14 @@ static __always_inline void count_event(__u32 which)
  * hooks on the scheduler, sockets and syscalls see all of them: a thread with no BPF task
  * storage at all says so with one load, without the helper call (calls and returns are what
  * a program pays most for on CPUs with return-stack mitigations, like this VM's). */
+static __always_inline bool may_be_traced(const struct task_struct *task)
+{
+    return task->bpf_storage != 0;
+}
+
 static __always_inline struct thread_state *thread_of(struct task_struct *task)
 {
-    if (!task->bpf_storage)
+    if (!may_be_traced(task))
         return 0;
     return bpf_task_storage_get(&threads, task, 0, 0);
 }

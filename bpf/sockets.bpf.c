@@ -320,7 +320,7 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
 static __always_inline void on_send(struct sock *sk, long ret)
 {
     struct task_struct *cur = bpf_get_current_task_btf();
-    if (ret <= 0 || !cur->bpf_storage) /* a thread that is not traced: thread_of() */
+    if (ret <= 0 || !may_be_traced(cur))
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);

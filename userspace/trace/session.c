@@ -98,9 +98,7 @@ static void set_syscall_hooks(struct trace_session *s, bool on)
  * cost every process's syscalls (the load generator's too), not only the replicas'. */
 static uint64_t host_syscalls_since_window(struct trace_session *s, uint64_t *now_count)
 {
-    uint64_t cnt[CNT_COUNT];
-    window_reader_counters(&s->windows, cnt, CNT_COUNT);
-    *now_count = cnt[CNT_HOST_SYSCALLS];
+    *now_count = window_reader_counter(&s->windows, CNT_HOST_SYSCALLS);
     return *now_count - s->host_syscalls_mark;
 }
 

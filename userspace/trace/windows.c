@@ -351,15 +351,20 @@ static void fill_syscalls(struct window_reader *w, struct syscall_stat **cur,
     }
 }
 
+uint64_t window_reader_counter(struct window_reader *w, uint32_t k)
+{
+    uint64_t sum = 0;
+    if (bpf_map_lookup_elem(w->maps.counters_fd, &k, w->buf))
+        return 0;
+    for (int c = 0; c < w->ncpu; c++)
+        sum += *(const __u64 *)cpu_value(w, sizeof(__u64), c);
+    return sum;
+}
+
 void window_reader_counters(struct window_reader *w, uint64_t *out, unsigned n)
 {
-    for (uint32_t k = 0; k < n && k < CNT_COUNT; k++) {
-        out[k] = 0;
-        if (bpf_map_lookup_elem(w->maps.counters_fd, &k, w->buf))
-            continue;
-        for (int c = 0; c < w->ncpu; c++)
-            out[k] += *(const __u64 *)cpu_value(w, sizeof(__u64), c);
-    }
+    for (uint32_t k = 0; k < n && k < CNT_COUNT; k++)
+        out[k] = window_reader_counter(w, k);
 }
 
 void window_reader_close(struct window_reader *w, uint64_t now, struct replica_window *out)

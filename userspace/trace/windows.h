@@ -59,8 +59,11 @@ void window_accumulate(struct replica_window *total, const struct replica_window
 void window_reader_session_syscalls(struct window_reader *w, unsigned replica,
                                     struct replica_window *out);
 
-/* Cumulative loss counters (enum trace_counter in bpf/common.h), summed over CPUs. */
+/* Cumulative counters (enum trace_counter in bpf/common.h: losses, samples, host syscalls),
+ * summed over CPUs. */
 void window_reader_counters(struct window_reader *w, uint64_t *out, unsigned n);
+/* One of them (enum trace_counter), summed over CPUs. */
+uint64_t window_reader_counter(struct window_reader *w, uint32_t k);
 
 void window_reader_free(struct window_reader *w);
 
