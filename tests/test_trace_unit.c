@@ -177,9 +177,21 @@ Test(syscall_duty, a_costly_start_is_cut_mid_window)
             on_at = w;
     }
     cr_expect_eq(on_at, 7, "on again after the window of the cut and 7 more (at %d)", on_at);
-    /* a sampled window of the duty cycle runs whole; with no budget, always on */
+    /* a sampled window at the same cost runs whole */
     syscall_duty_switched(&d, true, 8 * SEC_NS);
-    cr_expect_not(syscall_duty_early(&d, 60000, 100 * ms, 8 * SEC_NS + 500 * ms));
+    hooks = syscall_duty_window(&d, 8 * SEC_NS, 9 * SEC_NS);
+    cr_expect_not(syscall_duty_next(&d, hooks, SEC_NS, 45000 * 8, 800 * ms));
+    cr_expect_eq(d.period, 9);
+    cr_expect_not(syscall_duty_early(&d, 45000 * 5, 500 * ms, 9 * SEC_NS + 500 * ms));
+    /* the load grew: a sampled window that costs more than its period allows is cut too */
+    cr_expect(syscall_duty_early(&d, 90000 * 5, 500 * ms, 9 * SEC_NS + 550 * ms));
+    cr_expect_eq(d.period, 18);
+    syscall_duty_switched(&d, false, 9 * SEC_NS + 550 * ms);
+    /* at the longest period a sampled window runs whole, however costly */
+    syscall_duty_switched(&d, true, 20 * SEC_NS);
+    d.period = SYSCALL_DUTY_MAX_PERIOD;
+    cr_expect_not(syscall_duty_early(&d, 5000000, 500 * ms, 20 * SEC_NS + 500 * ms));
+    /* with no budget, always on */
     struct syscall_duty always;
     syscall_duty_init(&always, 0, 0);
     cr_expect_not(syscall_duty_early(&always, 60000, 100 * ms, 120 * ms));

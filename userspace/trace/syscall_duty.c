@@ -49,11 +49,16 @@ static double cost_share(uint64_t syscalls, uint64_t oncpu_ns, uint64_t span_ns)
     return cpu > 0 ? (double)syscalls * SYSCALL_HOOK_COST_NS / cpu : 0;
 }
 
+static unsigned period_for(const struct syscall_duty *d, double share)
+{
+    double period = ceil(share / d->budget);
+    return period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
+                                                             : (unsigned)period;
+}
+
 static void set_period(struct syscall_duty *d)
 {
-    double period = ceil(d->share / d->budget);
-    d->period = period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
-                                                                  : (unsigned)period;
+    d->period = period_for(d, d->share);
     d->countdown = d->period - 1;
 }
 
@@ -75,7 +80,8 @@ bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t windo
 bool syscall_duty_early_due(const struct syscall_duty *d, uint64_t now_ns)
 {
     uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
-    return d->budget > 0 && d->on && d->period == 1 && now_ns >= from + SYSCALL_DUTY_EARLY_NS;
+    return d->budget > 0 && d->on && d->period < SYSCALL_DUTY_MAX_PERIOD &&
+           now_ns >= from + SYSCALL_DUTY_EARLY_NS;
 }
 
 bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncpu_ns,
@@ -85,7 +91,7 @@ bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncp
         return false;
     uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
     double share = cost_share(syscalls, oncpu_ns, now_ns - from);
-    if (share <= d->budget)
+    if (period_for(d, share) <= d->period)
         return false;
     d->share = share;
     set_period(d);

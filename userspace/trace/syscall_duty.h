@@ -49,11 +49,13 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
 bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
                        uint64_t syscalls, uint64_t oncpu_ns);
 
-/* While the hooks run with no duty cycle yet (tracing just started, or the last sample found
- * them cheap), the windows would cost their full price until one closes: after
- * SYSCALL_DUTY_EARLY_NS of hooks in the open window, what the replicas did so far (syscalls,
- * CPU) already says. True when they cost above the budget: the caller detaches them now, the
- * period is set from this estimate, and the open window counts as the sampled one.
+/* While the hooks run, a window would cost its full price until it closes: after
+ * SYSCALL_DUTY_EARLY_NS of hooks in the open window, what the host did so far (syscalls, the
+ * replicas' CPU) already says. True when they cost more than the current period allows (no
+ * duty cycle yet, or the load grew since the last sample: a sampled window that started as
+ * the load did cost a full window of hooks, ~3% of a 6-second run of nginx): the caller
+ * detaches them now, the period is set from this estimate, and the open window counts as the
+ * sampled one. At the longest period a sampled window runs whole.
  * syscall_duty_early_due says whether such a look is due (the caller reads the counts only
  * then). */
 bool syscall_duty_early_due(const struct syscall_duty *d, uint64_t now_ns);
