@@ -66,6 +66,7 @@ struct span_sampler {
     __u64 slot_start_ns;
     __u64 started; /* requests started in the slot */
     __u64 period;  /* 1 in period recorded in the slot */
+    __u64 rng;     /* xorshift state, reseeded from the helper at each slot */
 };
 
 /* One for all CPUs (a per-CPU limit would record less when the load sits on one CPU); the
@@ -94,12 +95,20 @@ static __always_inline __u32 span_weight(__u64 now)
         s->period = period < SPAN_MAX_PERIOD ? period : SPAN_MAX_PERIOD;
         s->slot_start_ns = now;
         s->started = 0;
+        s->rng = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
     }
     __sync_fetch_and_add(&s->started, 1);
     __u32 period = (__u32)s->period;
     if (period <= 1)
         return 1;
-    return bpf_get_prandom_u32() % period == 0 ? period : 0;
+    /* per request, a few ALU operations rather than a helper call (~20 ns here); CPUs may
+     * race on the state, which at worst repeats a draw */
+    __u64 x = s->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s->rng = x;
+    return (__u32)(x >> 32) % period == 0 ? period : 0;
 }
 
 /* The span record, with head_room bytes of the request's head (a constant: the ring buffer
@@ -219,8 +228,6 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
     c->seq++;
     c->phase = PHASE_READING;
     c->flags = c->seq == 1 ? SPAN_F_NEW_CONN : 0;
-    c->tgid = t->tgid;
-    c->tid = (__u32)bpf_get_current_pid_tgid();
     c->send_tid = 0;
     c->first_read_ns = now;
     c->response_start_ns = 0;
@@ -262,8 +269,10 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
         }
     }
     mark_busy(t, now);
-    if (!c->weight) /* not recorded: no CPU split, no request bytes */
+    if (!c->weight) /* not recorded: no CPU split, no request bytes, no thread */
         return;
+    c->tgid = t->tgid;
+    c->tid = (__u32)bpf_get_current_pid_tgid();
     thread_snapshot(t, now, c->snap_start);
     __builtin_memcpy(c->snap_end, c->snap_start, sizeof(c->snap_end));
     capture_head(c, ret);
