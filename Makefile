@@ -98,7 +98,7 @@ test-san: $(TEST_SAN_BINS) $(LOADSCOPE_SAN) $(DEMO_SERVER_SAN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 LOADSCOPE_VERDICT_RUNS=3 \
 	  $(call run_tests,$(TEST_SAN_BINS),$(LOADSCOPE_SAN),$(DEMO_SERVER_SAN))
 
-bench: all
+bench: all $(BUILD)/skel/hook_floor.skel.h   # bench_trace.sh's yardstick (bpf/hook_floor.bpf.c)
 	./tools/bench/run.sh
 
 # ---- BPF: object, then skeleton -------------------------------------------------------------

@@ -26,6 +26,9 @@
 #   vs untraced = traced twin's req/s per spin / the twins' req/s per spin in the control
 #             rounds, median of the rounds: the throughput loss (target >= 0.97, aim >= 0.99)
 #   untraced twin = the same for the twin not traced: what the hooks cost everything else
+#   floor   = no tracer, empty programs on the socket and scheduler tracepoints the tracer
+#             uses (bpf/hook_floor.bpf.c): what merely running a program on those events
+#             costs on this machine, the lower bound of any design built on them
 #   ratio   = traced twin req/s / untraced twin req/s, median of the rounds
 #   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds)
 #   BPF run time per request: kernel.bpf_stats_enabled, one extra run, one twin traced and
@@ -89,6 +92,30 @@ int main(int argc, char **argv)
 }
 C
 cc -O2 -o "$DIR/spin" "$DIR/spin.c" || { echo "bench_trace: cannot build the spinner (cc)" >&2; exit 1; }
+
+# The design's floor: empty programs on the tracepoints of the request path and the scheduler
+# (bpf/hook_floor.bpf.c), attached until killed. What they cost is the price of running a
+# program on those events at all, on this machine, whatever loadscope's programs do in them.
+cat > "$DIR/hook_floor.c" <<'C'
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "hook_floor.skel.h"
+int main(void)
+{
+    struct hook_floor_bpf *skel = hook_floor_bpf__open_and_load();
+    if (!skel || hook_floor_bpf__attach(skel)) {
+        fprintf(stderr, "hook_floor: cannot load or attach the empty programs\n");
+        return 1;
+    }
+    printf("attached\n");
+    fflush(stdout);
+    pause();
+    return 0;
+}
+C
+cc -O2 -I"$(dirname "$BIN")/skel" -o "$DIR/hook_floor" "$DIR/hook_floor.c" -lbpf ||
+    { echo "bench_trace: cannot build the hook floor (make bench builds its skeleton)" >&2; exit 1; }
 
 # ---- the servers ----------------------------------------------------------------------------
 
@@ -155,6 +182,13 @@ core1_idle() { awk '/^cpu1 / {print $5 + $6}' /proc/stat; }
 
 # ---- one measurement --------------------------------------------------------------------------
 
+start_floor() {   # the empty programs instead of the tracer
+    "$DIR/hook_floor" > "$DIR/floor.out" 2>&1 &
+    TRACE_PID=$!
+    sleep 1
+    grep -q attached "$DIR/floor.out" || { cat "$DIR/floor.out" >&2; exit 1; }
+}
+
 start_trace() {   # $1: port, $2: extra flags
     # every output as a user gets it: spans, windows and profiles in the run store, the
     # reports written when it stops (after the measurement)
@@ -192,7 +226,8 @@ cpu_per_request() {   # $1 $2: server_cpu before and after, $3: twin -> ns per r
 # (its iterations), IDLE (core 1 idle, %), NOTE.
 run_twins() {
     NOTE=""
-    if [ "$1" != none ]; then eval "start_trace \$PORT_$1 \"\$2\""; fi
+    if [ "$1" = floor ]; then start_floor
+    elif [ "$1" != none ]; then eval "start_trace \$PORT_$1 \"\$2\""; fi
     a0=$(server_cpu "$PID_A"); b0=$(server_cpu "$PID_B"); i0=$(core1_idle)
     taskset -c 1 "$DIR/spin" "$SECS" > "$DIR/spin.out" & ws=$!
     wrk_twin A & wa=$!
@@ -200,7 +235,9 @@ run_twins() {
     wait "$wa" "$ws"
     SPIN=$(cat "$DIR/spin.out")
     a1=$(server_cpu "$PID_A"); b1=$(server_cpu "$PID_B"); i1=$(core1_idle)
-    if [ "$1" != none ]; then
+    if [ "$1" = floor ]; then
+        kill "$TRACE_PID"; wait "$TRACE_PID" 2>/dev/null || true; TRACE_PID=""
+    elif [ "$1" != none ]; then
         stop_trace
         NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
     fi
@@ -215,8 +252,10 @@ range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {p
 mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.0f", NR ? s / NR : 0}'; }
 
 # The configurations: traced as a user gets it; a span for every request (--span-rate 0);
-# without the per-syscall hooks; and the control, both twins untraced.
-CONFIGS="traced every_span no_syscalls control"
+# without the per-syscall hooks; the floor (no tracer, empty programs on the same socket and
+# scheduler tracepoints: both twins pay it, what any design built on them pays); and the
+# control, both twins untraced.
+CONFIGS="traced every_span no_syscalls floor control"
 flags_of() {
     case $1 in
     every_span) echo "--span-rate 0" ;;
@@ -237,10 +276,14 @@ measure() {
     while [ "$i" -le "$RUNS" ]; do
         if [ $((i % 2)) = 1 ]; then t=A; u=B; else t=B; u=A; fi
         for cfg in $CONFIGS; do
-            if [ "$cfg" = control ]; then run_twins none; else run_twins "$t" "$(flags_of "$cfg")"; fi
+            case $cfg in
+            control) run_twins none ;;
+            floor) run_twins floor ;;
+            *) run_twins "$t" "$(flags_of "$cfg")" ;;
+            esac
             eval "rt=\$RPS_$t; ru=\$RPS_$u; ct=\$CPU_$t; cu=\$CPU_$u"
             ratio=$(echo "$rt $ru" | awk '{printf "%.4f", $1 / $2}')
-            echo "$SERVER round $i $cfg: twin $t$([ "$cfg" = control ] || echo ' traced') $rt req/s (CPU $ct ns/request), twin $u $ru req/s (CPU $cu ns/request): ratio $ratio, spinner $SPIN, core 1 idle $IDLE%$NOTE"
+            echo "$SERVER round $i $cfg: twin $t$(case $cfg in control | floor) ;; *) echo ' traced' ;; esac) $rt req/s (CPU $ct ns/request), twin $u $ru req/s (CPU $cu ns/request): ratio $ratio, spinner $SPIN, core 1 idle $IDLE%$NOTE"
             eval "pst_$cfg=\"\$pst_$cfg $(echo "$rt $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "psu_$cfg=\"\$psu_$cfg $(echo "$ru $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "ratios_$cfg=\"\$ratios_$cfg $ratio\""
@@ -269,6 +312,7 @@ measure() {
         eval "r=\$ratios_$cfg; x=\$extra_$cfg; d=\$idle_$cfg; pt=\$pst_$cfg; pu=\$psu_$cfg"
         case $cfg in
         control) what="both untraced (the method's floor)" ;;
+        floor) what="empty programs on the socket and scheduler tracepoints, no tracer (the design's floor)" ;;
         traced) what="traced, defaults (target <= 3% loss, aim <= 1%)" ;;
         every_span) what="traced, a span for every request (--span-rate 0)" ;;
         no_syscalls) what="traced, --no-syscalls" ;;
