@@ -94,15 +94,20 @@ C
 cc -O2 -o "$DIR/spin" "$DIR/spin.c" || { echo "bench_trace: cannot build the spinner (cc)" >&2; exit 1; }
 
 # The design's floor: empty programs on the tracepoints of the request path and the scheduler
-# (bpf/hook_floor.bpf.c), attached until killed. What they cost is the price of running a
-# program on those events at all, on this machine, whatever loadscope's programs do in them.
+# (bpf/hook_floor.bpf.c), attached until SIGINT or SIGTERM, stopped like the tracer. What they
+# cost is the price of running a program on those events at all, on this machine, whatever
+# loadscope's programs do in them. (A background job of a script starts with SIGINT ignored:
+# the handler puts it back.)
 cat > "$DIR/hook_floor.c" <<'C'
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include "hook_floor.skel.h"
+static void on_stop(int sig) { (void)sig; }
 int main(void)
 {
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
     struct hook_floor_bpf *skel = hook_floor_bpf__open_and_load();
     if (!skel || hook_floor_bpf__attach(skel)) {
         fprintf(stderr, "hook_floor: cannot load or attach the empty programs\n");
@@ -111,6 +116,7 @@ int main(void)
     printf("attached\n");
     fflush(stdout);
     pause();
+    hook_floor_bpf__destroy(skel);
     return 0;
 }
 C
@@ -226,8 +232,11 @@ cpu_per_request() {   # $1 $2: server_cpu before and after, $3: twin -> ns per r
 # (its iterations), IDLE (core 1 idle, %), NOTE.
 run_twins() {
     NOTE=""
-    if [ "$1" = floor ]; then start_floor
-    elif [ "$1" != none ]; then eval "start_trace \$PORT_$1 \"\$2\""; fi
+    case $1 in
+    none) ;;
+    floor) start_floor ;;
+    *) eval "start_trace \$PORT_$1 \"\$2\"" ;;
+    esac
     a0=$(server_cpu "$PID_A"); b0=$(server_cpu "$PID_B"); i0=$(core1_idle)
     taskset -c 1 "$DIR/spin" "$SECS" > "$DIR/spin.out" & ws=$!
     wrk_twin A & wa=$!
@@ -235,10 +244,8 @@ run_twins() {
     wait "$wa" "$ws"
     SPIN=$(cat "$DIR/spin.out")
     a1=$(server_cpu "$PID_A"); b1=$(server_cpu "$PID_B"); i1=$(core1_idle)
-    if [ "$1" = floor ]; then
-        kill "$TRACE_PID"; wait "$TRACE_PID" 2>/dev/null || true; TRACE_PID=""
-    elif [ "$1" != none ]; then
-        stop_trace
+    [ "$1" = none ] || stop_trace
+    if [ "$1" != none ] && [ "$1" != floor ]; then
         NOTE=" ($(tail -2 "$DIR/trace.err" | sed 's/loadscope trace: //' | paste -sd '|' | sed 's/|/ \/ /'))"
     fi
     RPS_A=$(wrk_field A rps); RPS_B=$(wrk_field B rps)

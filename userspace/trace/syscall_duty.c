@@ -56,10 +56,10 @@ static unsigned period_for(const struct syscall_duty *d, double share)
                                                              : (unsigned)period;
 }
 
-static void set_period(struct syscall_duty *d)
+static void set_period(struct syscall_duty *d, unsigned period)
 {
-    d->period = period_for(d, d->share);
-    d->countdown = d->period - 1;
+    d->period = period;
+    d->countdown = period - 1;
 }
 
 bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t window_ns,
@@ -71,7 +71,7 @@ bool syscall_duty_next(struct syscall_duty *d, uint64_t hooks_ns, uint64_t windo
     if (d->budget <= 0) /* always on; the estimate is still reported */
         return true;
     if (sampled)
-        set_period(d);
+        set_period(d, period_for(d, d->share));
     else if (d->countdown)
         d->countdown--;
     return d->countdown == 0;
@@ -91,10 +91,11 @@ bool syscall_duty_early(struct syscall_duty *d, uint64_t syscalls, uint64_t oncp
         return false;
     uint64_t from = max_u64(d->window_end_ns, d->on_since_ns);
     double share = cost_share(syscalls, oncpu_ns, now_ns - from);
-    if (period_for(d, share) <= d->period)
+    unsigned period = period_for(d, share);
+    if (period <= d->period)
         return false;
     d->share = share;
-    set_period(d);
+    set_period(d, period);
     return true;
 }
 
