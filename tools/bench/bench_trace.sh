@@ -25,6 +25,9 @@
 # rounds it is the throughput under tracing vs untraced.
 #   vs untraced = traced twin's req/s per spin / the twins' req/s per spin in the control
 #             rounds, median of the rounds: the throughput loss (target >= 0.97, aim >= 0.99)
+#   same round = the traced twin's req/s per spin / the control's in the same round, median
+#             of the rounds (configurations run in an order rotated every round; the VM's
+#             drift between rounds then cancels out of this one)
 #   untraced twin = the same for the twin not traced: what the hooks cost everything else
 #   floor   = no tracer, empty programs on the socket and scheduler tracepoints the tracer
 #             uses (bpf/hook_floor.bpf.c): what merely running a program on those events
@@ -271,6 +274,20 @@ flags_of() {
     esac
 }
 
+# Round $1's order of the configurations: CONFIGS rotated by one more each round. In a fixed
+# order a configuration always followed the same one and always sat at the same point of the
+# round; this VM's speed drifts within a round, and one configuration measured 0.999 and 0.940
+# of the control in two runs that way.
+round_order() {
+    echo "$CONFIGS" | awk -v i="$1" '{ for (k = 0; k < NF; k++) printf "%s ", $((k + i - 1) % NF + 1) }'
+}
+
+# Ratios of two lists of numbers, element by element (the same rounds' figures).
+pairwise() {
+    printf '%s\n' $1 > "$DIR/pair-a"; printf '%s\n' $2 > "$DIR/pair-b"
+    paste "$DIR/pair-a" "$DIR/pair-b" | awk '$2 > 0 {print $1 / $2}'
+}
+
 # RUNS rounds of every configuration; the traced twin alternates (A in odd rounds, B in even
 # ones; the control's ratio is A/B or B/A the same way), so neither twin's small advantage
 # (which wrk started first, which listener...) leans on one side.
@@ -279,10 +296,11 @@ measure() {
     for cfg in $CONFIGS; do
         eval "ratios_$cfg=''; extra_$cfg=''; base_$cfg=''; idle_$cfg=''; pst_$cfg=''; psu_$cfg=''"
     done
+    ctl_rounds=''
     i=1
     while [ "$i" -le "$RUNS" ]; do
         if [ $((i % 2)) = 1 ]; then t=A; u=B; else t=B; u=A; fi
-        for cfg in $CONFIGS; do
+        for cfg in $(round_order "$i"); do
             case $cfg in
             control) run_twins none ;;
             floor) run_twins floor ;;
@@ -294,10 +312,12 @@ measure() {
             eval "pst_$cfg=\"\$pst_$cfg $(echo "$rt $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "psu_$cfg=\"\$psu_$cfg $(echo "$ru $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "ratios_$cfg=\"\$ratios_$cfg $ratio\""
+            [ "$cfg" = control ] && ctl_round=$(echo "$rt $ru $SPIN" | awk '{printf "%.5f", ($1 + $2) / 2 / $3}')
             eval "extra_$cfg=\"\$extra_$cfg $((ct - cu))\""
             eval "base_$cfg=\"\$base_$cfg $cu\""
             eval "idle_$cfg=\"\$idle_$cfg $IDLE\""
         done
+        ctl_rounds="$ctl_rounds $ctl_round"
         i=$((i + 1))
     done
 
@@ -326,10 +346,11 @@ measure() {
         esac
         vs=$(printf '%s\n' $pt | awk -v u="$untraced" '{print $1 / u}')
         vu=$(printf '%s\n' $pu | awk -v u="$untraced" '{print $1 / u}')
-        echo "$(median $vs) $(range $vs) $(median $vu) $(median $r) $(range $r) $(median $x) $(median $d)" |
+        same=$(pairwise "$pt" "$ctl_rounds")
+        echo "$(median $vs) $(range $vs) $(median $vu) $(median $r) $(range $r) $(median $x) $(median $d) $(median $same)" |
             awk -v name="$SERVER" -v what="$what" '{
-            printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
-                name, what, $1, (1 - $1) * 100, $2, $3, $4, $5, $6, $7 }'
+            printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; against the same round'"'"'s control %.3f; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
+                name, what, $1, (1 - $1) * 100, $2, $8, $3, $4, $5, $6, $7 }'
     done
     echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 && $3 > 0 {
         printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request (%.0f ns)\n", name, $1 / $2, $1 / $2 / $3 * 100, $3 }'
