@@ -33,7 +33,10 @@
 #             uses (bpf/hook_floor.bpf.c): what merely running a program on those events
 #             costs on this machine, the lower bound of any design built on them
 #   ratio   = traced twin req/s / untraced twin req/s, median of the rounds
-#   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds)
+#   cpu/req = traced twin's CPU time per request - the untraced twin's (same seconds), and
+#             that as a share of the untraced CPU per request: the traced server's own extra
+#             cost, steadier than the req/s ratio (the twins' shares of the core differ by a
+#             few % from round to round even untraced)
 #   BPF run time per request: kernel.bpf_stats_enabled, one extra run, one twin traced and
 #             loaded alone
 #   BENCH_TRACE_SERVERS="nginx demo" (the default) picks the servers, BENCH_TRACE_RUNS the
@@ -326,9 +329,14 @@ measure() {
     start_trace "$PORT_A"
     wrk_twin A
     stats_reqs=$(wrk_field A reqs)
-    bpf_ns=$(bpftool prog show -j | tr '}' '\n' | awk '
-        { if (match($0, /"run_time_ns":[0-9]+/)) { s += substr($0, RSTART+14, RLENGTH-14) } }
-        END { print s+0 }')
+    bpftool prog show -j | tr '}' '\n' | awk '
+        match($0, /"run_time_ns":[0-9]+/) {
+            t = substr($0, RSTART + 14, RLENGTH - 14)
+            n = match($0, /"run_cnt":[0-9]+/) ? substr($0, RSTART + 10, RLENGTH - 10) : 0
+            name = match($0, /"name":"[^"]*"/) ? substr($0, RSTART + 8, RLENGTH - 9) : "?"
+            if (t > 0) print t, n, name
+        }' | sort -rn > "$DIR/bpf-progs"
+    bpf_ns=$(awk '{s += $1} END {print s + 0}' "$DIR/bpf-progs")
     stop_trace
     sysctl -q -w kernel.bpf_stats_enabled=0
 
@@ -348,12 +356,16 @@ measure() {
         vu=$(printf '%s\n' $pu | awk -v u="$untraced" '{print $1 / u}')
         same=$(pairwise "$pt" "$ctl_rounds")
         echo "$(median $vs) $(range $vs) $(median $vu) $(median $r) $(range $r) $(median $x) $(median $d) $(median $same)" |
-            awk -v name="$SERVER" -v what="$what" '{
-            printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; against the same round'"'"'s control %.3f; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request; core 1 idle %.1f%%\n",
-                name, what, $1, (1 - $1) * 100, $2, $8, $3, $4, $5, $6, $7 }'
+            awk -v name="$SERVER" -v what="$what" -v base="$base_cpu" '{
+            printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; against the same round'"'"'s control %.3f; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request (%+.1f%%); core 1 idle %.1f%%\n",
+                name, what, $1, (1 - $1) * 100, $2, $8, $3, $4, $5, $6, (base > 0 ? $6 / base * 100 : 0), $7 }'
     done
     echo "$bpf_ns $stats_reqs $base_cpu" | awk -v name="$SERVER" '$2 > 0 && $3 > 0 {
         printf "%s BPF programs run time: %.0f ns per request (all programs, all CPUs, bpf_stats on) = %.2f%% of the untraced server CPU per request (%.0f ns)\n", name, $1 / $2, $1 / $2 / $3 * 100, $3 }'
+    # where it goes: the programs that ran, runs per request and ns per run
+    awk -v name="$SERVER" -v reqs="$stats_reqs" 'reqs > 0 && $2 > 0 {
+        line = line sprintf("%s%s %.2f x %.0f ns", sep, $3, $2 / reqs, $1 / $2); sep = ", " }
+        END { if (line != "") printf "%s BPF per program (runs per request x ns per run): %s\n", name, line }' "$DIR/bpf-progs"
 }
 
 stop_twins() { kill "$PID_A" "$PID_B" 2>/dev/null || true; wait "$PID_A" "$PID_B" 2>/dev/null || true; PIDS=""; }
