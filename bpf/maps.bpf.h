@@ -163,12 +163,14 @@ static __always_inline struct thread_state *thread_of(struct task_struct *task)
  * duty cycle, --no-syscalls), and a thread seeded mid-syscall has the same registers. */
 static __always_inline long inflight_syscall(struct task_struct *task, __u64 *a0, __u64 *a1)
 {
+    /* the helper returns a BTF pointer: plain (fault-safe) loads, not a probe-read call
+     * for each register (a recorded request's read pays this, a blocking switch too) */
     struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
     if (!r)
         return -1;
-    *a0 = BPF_CORE_READ(r, di);
-    *a1 = BPF_CORE_READ(r, si);
-    return (long)BPF_CORE_READ(r, orig_ax);
+    *a0 = r->di;
+    *a1 = r->si;
+    return (long)r->orig_ax;
 }
 
 /* log2 slot of v: 0 for 0, else floor(log2 v) + 1, capped (common.h: LOG2_SLOTS). */
