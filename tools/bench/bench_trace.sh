@@ -285,10 +285,11 @@ round_order() {
     echo "$CONFIGS" | awk -v i="$1" '{ for (k = 0; k < NF; k++) printf "%s ", $((k + i - 1) % NF + 1) }'
 }
 
-# Ratios of two lists of numbers, element by element (the same rounds' figures).
-pairwise() {
-    printf '%s\n' $1 > "$DIR/pair-a"; printf '%s\n' $2 > "$DIR/pair-b"
-    paste "$DIR/pair-a" "$DIR/pair-b" | awk '$2 > 0 {print $1 / $2}'
+# Each round's $1 against the mean of that round's $2 and $3 (lists in round order).
+against_rounds() {
+    awk -v x="$1" -v a="$2" -v b="$3" 'BEGIN {
+        n = split(x, v, " "); split(a, p, " "); split(b, q, " ")
+        for (i = 1; i <= n; i++) if (p[i] + q[i] > 0) print v[i] / ((p[i] + q[i]) / 2) }'
 }
 
 # RUNS rounds of every configuration; the traced twin alternates (A in odd rounds, B in even
@@ -299,7 +300,6 @@ measure() {
     for cfg in $CONFIGS; do
         eval "ratios_$cfg=''; extra_$cfg=''; base_$cfg=''; idle_$cfg=''; pst_$cfg=''; psu_$cfg=''"
     done
-    ctl_rounds=''
     i=1
     while [ "$i" -le "$RUNS" ]; do
         if [ $((i % 2)) = 1 ]; then t=A; u=B; else t=B; u=A; fi
@@ -315,12 +315,10 @@ measure() {
             eval "pst_$cfg=\"\$pst_$cfg $(echo "$rt $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "psu_$cfg=\"\$psu_$cfg $(echo "$ru $SPIN" | awk '{printf "%.5f", $1 / $2}')\""
             eval "ratios_$cfg=\"\$ratios_$cfg $ratio\""
-            [ "$cfg" = control ] && ctl_round=$(echo "$rt $ru $SPIN" | awk '{printf "%.5f", ($1 + $2) / 2 / $3}')
             eval "extra_$cfg=\"\$extra_$cfg $((ct - cu))\""
             eval "base_$cfg=\"\$base_$cfg $cu\""
             eval "idle_$cfg=\"\$idle_$cfg $IDLE\""
         done
-        ctl_rounds="$ctl_rounds $ctl_round"
         i=$((i + 1))
     done
 
@@ -354,7 +352,7 @@ measure() {
         esac
         vs=$(printf '%s\n' $pt | awk -v u="$untraced" '{print $1 / u}')
         vu=$(printf '%s\n' $pu | awk -v u="$untraced" '{print $1 / u}')
-        same=$(pairwise "$pt" "$ctl_rounds")
+        same=$(against_rounds "$pt" "$pst_control" "$psu_control")
         echo "$(median $vs) $(range $vs) $(median $vu) $(median $r) $(range $r) $(median $x) $(median $d) $(median $same)" |
             awk -v name="$SERVER" -v what="$what" -v base="$base_cpu" '{
             printf "%s %s: vs untraced %.3f (%.1f%% loss), rounds %s; against the same round'"'"'s control %.3f; untraced twin %.3f; twin ratio %.3f (%s); server CPU %+.0f ns/request (%+.1f%%); core 1 idle %.1f%%\n",
