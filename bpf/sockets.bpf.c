@@ -19,7 +19,9 @@
  * A span is sent (ring buffer) when the next request is read, or at close (above
  * a rate, a random sample of them: span_weight); spans still open when tracing stops are
  * flushed by userspace. HTTP/1.1 without pipelining: requests and responses alternate on a
- * connection. */
+ * connection.
+ * Above a cost budget the read, send and data-ready hooks run only part of each window (their
+ * duty cycle, userspace/trace/socket_duty.h): sock_hooks_on says whether they run now. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -57,6 +59,15 @@ static __always_inline __u64 submit_flags(void)
     return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
                                                                               : BPF_RB_NO_WAKEUP;
 }
+
+/* The socket hooks' duty cycle, set by userspace (the reader thread). The programs stay attached
+ * and return at once while off: detaching takes an RCU grace period per hook (tens of ms), and
+ * the three would go off one after the other, mid-request. sock_epoch grows at each on-stretch:
+ * a connection last seen in an earlier one may be anywhere in a request (resync). Each request
+ * recorded while the hooks run 1/N of the time stands for N (sock_duty_weight). */
+volatile __u32 sock_hooks_on = 1;
+volatile __u32 sock_epoch = 1;
+volatile __u32 sock_duty_weight = 1;
 
 /* Requests recorded per SPAN_SLOT_NS, all replicas, before the sampler starts (0: every
  * request). */
@@ -234,11 +245,12 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
     c->last_send_ns = 0;
     c->bytes_in = ret;
     c->bytes_out = 0;
-    c->weight = span_weight(now);
+    __u32 weight = span_weight(now);
+    c->weight = weight * sock_duty_weight;
     if (a) {
         a->requests++;
         a->open_spans++;
-        if (!c->weight)
+        if (!weight)
             a->spans_skipped++;
     }
     if (!c->weight) {
@@ -262,10 +274,10 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
         }
         __u64 wait = now - c->arrival_ns;
         __u32 slot = log2_slot(wait);
-        if (a) {
-            a->recvq_wait_ns += wait * c->weight;
+        if (a) { /* per-window counters: userspace scales them to the hooks' duty cycle */
+            a->recvq_wait_ns += wait * weight;
             if (slot < LOG2_SLOTS)
-                a->recvq_hist[slot] += c->weight;
+                a->recvq_hist[slot] += weight;
         }
     }
     mark_busy(t, now);
@@ -278,9 +290,24 @@ static __always_inline void start_span(struct thread_state *t, const struct sock
     capture_head(c, ret);
 }
 
+/* The connection's first event in this on-stretch of the socket hooks. One never used is
+ * adopted as it is; otherwise what happened while they were off is unknown: the span they cut
+ * is sent (ended at its last send seen) and the connection waits for a response to pass
+ * before its next read starts a request (that request was already under way: not counted). */
+static __always_inline void resync(struct conn_state *c, __u64 key)
+{
+    __u32 epoch = sock_epoch;
+    if (c->epoch == epoch)
+        return;
+    if (c->phase == PHASE_READING || c->phase == PHASE_RESPONDING)
+        emit_span(c, key, END_PAUSED, 0);
+    c->phase = c->seq == 0 && c->phase == PHASE_IDLE ? PHASE_IDLE : PHASE_RESYNC;
+    c->epoch = epoch;
+}
+
 static __always_inline void on_recv(struct sock *sk, long ret, int flags)
 {
-    if (ret < 0) /* EAGAIN of non-blocking servers: nothing was read */
+    if (ret < 0 || !sock_hooks_on) /* EAGAIN of non-blocking servers: nothing was read */
         return;
     struct thread_state *t = thread_of(bpf_get_current_task_btf());
     if (!t)
@@ -296,8 +323,10 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
         if (r != REPLICA_NONE &&
             BPF_CORE_READ(sk, __sk_common.skc_state) == LS_TCP_ESTABLISHED) {
             c = conn_create(sk, r, 0);
-            if (c)
+            if (c) {
                 c->seq = 1;
+                c->epoch = sock_epoch;
+            }
         }
     }
     if (!c) {
@@ -308,7 +337,13 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
     }
     if (flags & LS_MSG_PEEK)
         return;
+    resync(c, key);
     struct sock_acc *a = sock_acc_task(c->replica);
+    if (c->phase == PHASE_RESYNC) {
+        if (a)
+            a->bytes_in += ret;
+        return;
+    }
     if (ret == 0) {
         if (c->phase != PHASE_IDLE)
             emit_span(c, key, END_EOF, a);
@@ -329,7 +364,7 @@ static __always_inline void on_recv(struct sock *sk, long ret, int flags)
 static __always_inline void on_send(struct sock *sk, long ret)
 {
     struct task_struct *cur = bpf_get_current_task_btf();
-    if (ret <= 0 || !may_be_traced(cur))
+    if (ret <= 0 || !sock_hooks_on || !may_be_traced(cur))
         return;
     __u64 key = (__u64)sk;
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
@@ -342,9 +377,12 @@ static __always_inline void on_send(struct sock *sk, long ret)
             a->down_bytes_out += ret;
         return;
     }
+    resync(c, key);
     struct sock_acc *a = sock_acc_task(c->replica);
     if (a)
         a->bytes_out += ret;
+    if (c->phase == PHASE_RESYNC) /* the response of a request not seen: idle after it */
+        c->phase = PHASE_IDLE;
     if (c->phase == PHASE_IDLE)
         return;
     bool first = c->phase == PHASE_READING;
@@ -369,11 +407,23 @@ static __always_inline void on_data_ready(const struct sock *sk, __u16 port)
 {
     /* every socket on the host comes here: first the cheap filter, a replica's local port */
     __u32 r = port_replica(port);
-    if (r == REPLICA_NONE)
+    if (r == REPLICA_NONE || !sock_hooks_on)
         return;
     __u64 key = (__u64)sk;
     struct conn_arrival *ar = bpf_map_lookup_elem(&conn_arrivals, &key);
     if (ar) {
+        __u32 seen_in = ar->epoch;
+        if (seen_in != sock_epoch) {
+            /* bytes may have come and gone while the hooks were off: these are not known to
+             * start a request; from here on the comparison holds again. (Epoch 0: a
+             * connection created since, whose first bytes these are.) */
+            ar->epoch = sock_epoch;
+            if (seen_in) {
+                ar->arrival_ns = 0;
+                ar->seen_rcv_nxt = tcp_rcv_nxt(sk);
+                return;
+            }
+        }
         /* the reader had caught up with all that had arrived by the last data_ready: these
          * bytes start the next request (HTTP/1.1: requests and responses alternate) */
         __u32 copied = tcp_copied_seq(sk);
@@ -408,8 +458,9 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
         if (oldstate != LS_TCP_SYN_RECV)
             return;
         __u32 r = port_replica(BPF_CORE_READ(sk, __sk_common.skc_num));
-        if (r != REPLICA_NONE)
-            conn_create(sk, r, bpf_ktime_get_ns());
+        struct conn_state *c = r != REPLICA_NONE ? conn_create(sk, r, bpf_ktime_get_ns()) : 0;
+        if (c)
+            c->epoch = sock_epoch;
         return;
     }
     if (oldstate != LS_TCP_ESTABLISHED && newstate != LS_TCP_CLOSE)
@@ -417,7 +468,7 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
     struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
     if (!c)
         return;
-    if (c->phase != PHASE_IDLE)
+    if (c->phase == PHASE_READING || c->phase == PHASE_RESPONDING)
         emit_span(c, key, END_CLOSE, 0);
     if (newstate == LS_TCP_CLOSE) {
         bpf_map_delete_elem(&conns, &key);

@@ -23,7 +23,10 @@
 enum conn_phase {
     PHASE_IDLE = 0,  /* no request in progress (new or kept-alive connection) */
     PHASE_READING,   /* a request is being read: first read seen, no response byte yet */
-    PHASE_RESPONDING /* response bytes sent; ends at the next request or close */
+    PHASE_RESPONDING, /* response bytes sent; ends at the next request or close */
+    /* the socket hooks were paused (their duty cycle): this connection may be inside a
+     * request whose start was not seen; its next response ends that, then it is idle */
+    PHASE_RESYNC
 };
 
 /* Why a span ended (server_span.end_reason). */
@@ -32,7 +35,8 @@ enum span_end {
     END_NEXT_READ,        /* the worker read the next request */
     END_CLOSE,            /* the connection left ESTABLISHED (close by either side) */
     END_EOF,              /* the worker read end-of-file */
-    END_FLUSH             /* the session stopped (flushed from userspace) */
+    END_FLUSH,            /* the session stopped (flushed from userspace) */
+    END_PAUSED            /* the socket hooks paused (duty cycle): ended at the last send seen */
 };
 
 /* span flags */
@@ -73,6 +77,8 @@ struct conn_state {
     __u64 snap_end[ACC_COUNT];   /* ... and at the last send */
     __u32 head_len;              /* bytes of the current request captured at its first read */
     __u32 weight;                /* requests the current span stands for; 0: not recorded */
+    __u32 epoch;                 /* socket hooks' on-stretch it was last seen in (sock_epoch) */
+    __u32 pad3;
     __u8 head[HEAD_CAPTURE];
 };
 
@@ -87,7 +93,8 @@ struct conn_arrival {
     __u64 arrival_ns;  /* first bytes after the reader had caught up */
     __u32 start_seq;   /* the reader's position (copied_seq) then: where those bytes start */
     __u32 seen_rcv_nxt; /* rcv_nxt at the last data_ready: what had arrived by then */
-    __u8 pad_back[56];
+    __u32 epoch;       /* socket hooks' on-stretch of seen_rcv_nxt (sock_epoch) */
+    __u8 pad_back[52];
 };
 
 /* Per replica, per CPU: cumulative socket counters (userspace takes differences). */
@@ -97,7 +104,8 @@ struct sock_acc {
     __u64 accept_wait_hist[LOG2_SLOTS];
     __u64 backlog_samples;    /* accept-queue depth sampled when a connection is queued */
     __u64 backlog_sum;
-    __u64 requests;           /* spans started */
+    __u64 requests;           /* spans started (while the socket hooks ran: their duty cycle,
+                               * userspace/trace/socket_duty.h) */
     __u64 recvq_wait_ns;      /* sum of bytes arrived -> first read; above the span rate,
                                * of the recorded requests, each counted `weight` times */
     __u64 recvq_hist[LOG2_SLOTS]; /* same weighting */

@@ -250,6 +250,7 @@ Test(store, older_run_stores_are_upgraded_when_opened)
                             "ALTER TABLE server_spans DROP COLUMN sample_weight;"
                             "ALTER TABLE replica_windows DROP COLUMN spans_skipped;"
                             "ALTER TABLE replica_windows DROP COLUMN syscall_hooks_ns;"
+                            "ALTER TABLE replica_windows DROP COLUMN socket_hooks_ns;"
                             "PRAGMA user_version = 1;",
                             &err),
                  0, "%s", err.msg);
@@ -260,7 +261,8 @@ Test(store, older_run_stores_are_upgraded_when_opened)
     cr_expect_eq(column_count(s, "server_spans", "sample_weight"), 1);
     cr_expect_eq(column_count(s, "replica_windows", "spans_skipped"), 1);
     cr_expect_eq(column_count(s, "replica_windows", "syscall_hooks_ns"), 1);
-    cr_expect_eq(query_int(s, "PRAGMA user_version"), 2);
+    cr_expect_eq(column_count(s, "replica_windows", "socket_hooks_ns"), 1);
+    cr_expect_eq(query_int(s, "PRAGMA user_version"), 3);
     cr_expect_eq(store_exec(s, "PRAGMA user_version = 99", &err), 0);
     store_close(s);
     cr_expect_eq(store_open(dir, false, &s, &err), -1);

@@ -243,6 +243,22 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
     finish(s, &c, &srv);
 }
 
+/* Requests one after the other on one kept-alive connection for `ns` (at most `max`), ids
+ * 1, 2, ...; then waits 100 ms for the last span. Returns how many were sent. */
+static uint64_t back_to_back(int port, const char *path, uint64_t ns, uint64_t max)
+{
+    uint64_t sent = 0, end = clock_now_ns() + ns;
+    int fd = -1;
+    while (clock_now_ns() < end && sent < max) {
+        fd = trace_client_get(port, fd, path, sent + 1, NULL);
+        cr_assert(fd >= 0, "request %llu", (unsigned long long)sent);
+        sent++;
+    }
+    close(fd);
+    trace_test_sleep_ms(100);
+    return sent;
+}
+
 Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request, .timeout = 60)
 {
     struct trace_server srv;
@@ -254,16 +270,8 @@ Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request
     /* 200 spans/s: 20 per 100 ms slot, far below what one keep-alive client sends */
     struct trace_session *s = trace_test_start_span_rate(spec, 200, &c);
     cr_assert_not_null(s);
-    /* one second of back-to-back requests on one connection (bounded in count too) */
-    uint64_t sent = 0, end = clock_now_ns() + NS_PER_SEC;
-    int fd = -1;
-    while (clock_now_ns() < end && sent < 200000) {
-        fd = trace_client_get(srv.port, fd, "/sampled", sent + 1, NULL);
-        cr_assert(fd >= 0, "request %llu", (unsigned long long)sent);
-        sent++;
-    }
-    close(fd);
-    trace_test_sleep_ms(100);
+    /* one second of back-to-back requests on one connection */
+    uint64_t sent = back_to_back(srv.port, "/sampled", NS_PER_SEC, 200000);
     struct trace_totals t;
     trace_stop(s, &t);
     cr_assert(sent >= 1000, "the client sent %llu requests in 1 s", (unsigned long long)sent);
@@ -307,5 +315,66 @@ Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request
     cr_log_info("span sampling: %llu requests, %zu spans (%llu weighted), %llu skipped",
                 (unsigned long long)sent, c.nspans, (unsigned long long)weights,
                 (unsigned long long)t.spans_skipped);
+    finish(s, &c, &srv);
+}
+
+Test(trace_spans, above_the_socket_budget_a_stretch_of_each_window_stands_for_all_of_it,
+     .timeout = 60)
+{
+    struct trace_server srv;
+    struct trace_server_opts o = {.workers = 1};
+    struct trace_collect c;
+    serve(&srv, &o, &c);
+    char spec[64];
+    replica_of(&srv, spec, sizeof(spec));
+    struct trace_session *s = trace_test_start_socket_budget(spec, 0.001, &c);
+    cr_assert_not_null(s);
+    /* 3.5 s of back-to-back requests on one connection (bounded in count too): thousands a
+     * second, the socket hooks' estimated cost above a 0.1% budget after the first window */
+    uint64_t sent = back_to_back(srv.port, "/duty", 3500 * NS_PER_MS, 500000);
+    struct trace_totals t;
+    trace_stop(s, &t);
+    uint64_t run = t.end_ns - t.start_ns;
+    cr_assert(sent >= 5000, "the client sent %llu requests", (unsigned long long)sent);
+    cr_expect(t.socket_period >= 2, "period %u (estimated cost %.1f%%)", t.socket_period,
+              t.socket_cost_share * 100);
+    cr_expect(t.socket_hooks_ns < run * 8 / 10, "the hooks ran %llu of %llu ns",
+              (unsigned long long)t.socket_hooks_ns, (unsigned long long)run);
+    int partial = 0;
+    for (size_t i = 0; i < c.nwindows; i++) {
+        const struct replica_window *w = &c.windows[i];
+        uint64_t len = w->end_ns - w->start_ns;
+        if (w->socket_hooks_ns && w->socket_hooks_ns * 10 < len * 9 && w->requests)
+            partial++;
+    }
+    cr_expect(partial >= 1, "windows with the hooks on part of the time and requests: %d",
+              partial);
+    /* the counts scaled from the stretches estimate what the client sent */
+    double ratio = (double)t.replica[0].requests / (double)sent;
+    cr_expect(ratio > 0.7 && ratio < 1.3, "estimated %llu requests for %llu sent",
+              (unsigned long long)t.replica[0].requests, (unsigned long long)sent);
+    /* every span is one real request, whole, even across the pauses (a connection resyncs
+     * before its next span), and stands for 1/period of the requests */
+    uint64_t weights = 0, paused = 0;
+    for (size_t i = 0; i < c.nspans; i++) {
+        const struct server_span *sp = &c.spans[i];
+        weights += span_sample_weight(sp);
+        paused += sp->end_reason == SPAN_END_PAUSED;
+        cr_expect(sp->has_request_id && sp->request_id >= 1 && sp->request_id <= sent,
+                  "span %zu carries a request id the client sent", i);
+        cr_expect_str_eq(sp->path, "/duty");
+        cr_expect(sp->response_end_ns >= sp->first_read_ns);
+    }
+    cr_expect(c.nspans < sent * 3 / 4, "%zu spans of %llu requests", c.nspans,
+              (unsigned long long)sent);
+    cr_expect(paused >= 1, "spans cut by a pause are sent when the hooks come back");
+    double wratio = (double)weights / (double)sent;
+    cr_expect(wratio > 0.6 && wratio < 1.4, "span weights sum to %llu for %llu requests",
+              (unsigned long long)weights, (unsigned long long)sent);
+    cr_log_info("socket duty: %llu requests, estimated %llu, %zu spans weighing %llu, "
+                "period %u, hooks %.0f%% of the run",
+                (unsigned long long)sent, (unsigned long long)t.replica[0].requests, c.nspans,
+                (unsigned long long)weights, t.socket_period,
+                100.0 * (double)t.socket_hooks_ns / (double)run);
     finish(s, &c, &srv);
 }

@@ -11,6 +11,7 @@
 #include "syscall_nr.h"
 #include "trace/http_head.h"
 #include "trace/replica.h"
+#include "trace/socket_duty.h"
 #include "trace/symbols.h"
 #include "trace/syscall_duty.h"
 
@@ -206,6 +207,74 @@ Test(syscall_duty, no_budget_means_always_on)
     cr_expect(d.share > 9.99 && d.share < 10.01, "the cost is still estimated: %f", d.share);
 }
 
+Test(socket_duty, above_the_budget_the_hooks_run_the_middle_of_each_window)
+{
+    const uint64_t ms = 1000000ULL;
+    struct socket_duty d;
+    socket_duty_init(&d, 0.01, 0);
+    cr_expect(socket_duty_wanted(&d, 0), "on from the start");
+    cr_expect(d.on);
+    /* nginx: 60k requests for 0.8 s of its CPU: 60 ms of hooks = 7.5% -> 1/8 of a window,
+     * 125 ms in its middle */
+    uint64_t on = socket_duty_window(&d, SEC_NS);
+    cr_expect_eq(on, SEC_NS);
+    socket_duty_next(&d, 60000, 800 * ms, SEC_NS, SEC_NS);
+    cr_expect_eq(d.period, 8);
+    cr_expect_eq(d.on_at_ns, SEC_NS + 437500000ULL);
+    cr_expect_eq(d.off_at_ns, SEC_NS + 562500000ULL);
+    cr_expect_not(socket_duty_wanted(&d, SEC_NS));
+    socket_duty_switched(&d, false, SEC_NS + 1 * ms);
+    cr_expect_eq(socket_duty_next_switch(&d, SEC_NS + 1 * ms, 2 * SEC_NS), d.on_at_ns,
+                 "the reader wakes for it");
+    cr_expect(socket_duty_wanted(&d, SEC_NS + 440 * ms));
+    socket_duty_switched(&d, true, SEC_NS + 440 * ms);
+    cr_expect_eq(socket_duty_next_switch(&d, SEC_NS + 440 * ms, 2 * SEC_NS), d.off_at_ns);
+    cr_expect_not(socket_duty_wanted(&d, SEC_NS + 563 * ms));
+    socket_duty_switched(&d, false, SEC_NS + 563 * ms);
+    cr_expect_eq(socket_duty_next_switch(&d, SEC_NS + 563 * ms, 2 * SEC_NS), 2 * SEC_NS,
+                 "nothing more planned: the reader sleeps until the window ends");
+    /* the window counts the 1 ms before the switch-off and the stretch */
+    on = socket_duty_window(&d, 2 * SEC_NS);
+    cr_expect_eq(on, 124 * ms, "on %llu ns", (unsigned long long)on);
+    /* its counters stand for the whole window */
+    struct replica_window w = {.start_ns = SEC_NS, .end_ns = 2 * SEC_NS, .requests = 7500,
+                               .recvq_wait_ns = 1000, .bytes_in = 31, .spans_skipped = 3};
+    w.recvq_hist[5] = 10;
+    socket_duty_scale(&w, 125 * ms);
+    cr_expect_eq(w.requests, 60000);
+    cr_expect_eq(w.recvq_wait_ns, 8000);
+    cr_expect_eq(w.recvq_hist[5], 80);
+    cr_expect_eq(w.bytes_in, 248);
+    cr_expect_eq(w.spans_skipped, 24);
+    /* heavier still: capped at 1/20; the session keeps its longest period and highest cost */
+    socket_duty_next(&d, 500000, 800 * ms, SEC_NS, 2 * SEC_NS);
+    cr_expect_eq(d.period, DUTY_MAX_PERIOD);
+    /* light again (an inference API: 2 ms per request): on all along from now */
+    socket_duty_next(&d, 400, 800 * ms, SEC_NS, 3 * SEC_NS);
+    cr_expect_eq(d.period, 1);
+    cr_expect(socket_duty_wanted(&d, 3 * SEC_NS));
+    cr_expect_eq(d.max_period, DUTY_MAX_PERIOD);
+    cr_expect_float_eq(d.max_share, 500000 * 1000.0 / 800e6, 1e-9);
+}
+
+Test(socket_duty, a_whole_window_or_no_budget_is_not_scaled)
+{
+    struct replica_window w = {.start_ns = 0, .end_ns = SEC_NS, .requests = 100};
+    socket_duty_scale(&w, SEC_NS);
+    cr_expect_eq(w.requests, 100);
+    socket_duty_scale(&w, 0);
+    cr_expect_eq(w.requests, 100, "0: a run stored before the duty cycle");
+    struct socket_duty d;
+    socket_duty_init(&d, 0, 0);
+    socket_duty_next(&d, 10000000, 1000, SEC_NS, SEC_NS);
+    cr_expect_eq(d.period, 1, "no budget: always on");
+    cr_expect(socket_duty_wanted(&d, SEC_NS + 1));
+    double b;
+    struct error err = {{0}};
+    cr_expect_eq(socket_budget_parse("2.5%", &b, &err), 0);
+    cr_expect_float_eq(b, 0.025, 1e-12);
+}
+
 static int run(const char *cmd, char *out, size_t len)
 {
     FILE *p = popen(cmd, "r");
@@ -235,6 +304,13 @@ Test(trace_cli, one_line_reasons_and_exit_codes)
     snprintf(cmd, sizeof(cmd), "%s run -H http://127.0.0.1:1 --syscall-budget 5x 2>&1", bin);
     cr_expect_eq(run(cmd, out, sizeof(out)), 2);
     cr_expect(strstr(out, "bad --syscall-budget '5x'") != NULL, "%s", out);
+    snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:80 --socket-budget 101 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "loadscope: bad --socket-budget '101' (a percentage, 0.01..100)\n") ==
+                  out, "%s", out);
+    snprintf(cmd, sizeof(cmd), "%s run -H http://127.0.0.1:1 --socket-budget x 2>&1", bin);
+    cr_expect_eq(run(cmd, out, sizeof(out)), 2);
+    cr_expect(strstr(out, "bad --socket-budget 'x'") != NULL, "%s", out);
     snprintf(cmd, sizeof(cmd), "%s trace --replica web=port:80 --span-rate -5 2>&1", bin);
     cr_expect_eq(run(cmd, out, sizeof(out)), 2);
     cr_expect(strstr(out, "loadscope: bad --span-rate '-5' (0..10000000)\n") == out, "%s", out);

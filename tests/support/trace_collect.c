@@ -74,11 +74,13 @@ bool trace_test_can_trace(void)
 
 static struct trace_session *start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                    bool syscalls, double syscall_budget /* < 0: default */,
-                                   long span_rate /* < 0: default */, struct trace_collect *c)
+                                   long span_rate /* < 0: default */, double socket_budget,
+                                   struct trace_collect *c)
 {
     struct trace_config cfg;
     trace_config_defaults(&cfg);
     cfg.syscalls = syscalls;
+    cfg.socket_budget = socket_budget;
     if (syscall_budget >= 0)
         cfg.syscall_budget = syscall_budget;
     if (span_rate >= 0)
@@ -108,24 +110,30 @@ static struct trace_session *start(const char *spec, unsigned profile_hz, uint32
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c)
 {
-    return start(spec, profile_hz, ring_bytes, true, -1, -1, c);
+    return start(spec, profile_hz, ring_bytes, true, -1, -1, 0, c);
 }
 
 struct trace_session *trace_test_start_no_syscalls(const char *spec, struct trace_collect *c)
 {
-    return start(spec, 0, 0, false, -1, -1, c);
+    return start(spec, 0, 0, false, -1, -1, 0, c);
 }
 
 struct trace_session *trace_test_start_budget(const char *spec, double budget,
                                               struct trace_collect *c)
 {
-    return start(spec, 0, 0, true, budget, -1, c);
+    return start(spec, 0, 0, true, budget, -1, 0, c);
 }
 
 struct trace_session *trace_test_start_span_rate(const char *spec, uint32_t span_rate,
                                                  struct trace_collect *c)
 {
-    return start(spec, 0, 0, true, -1, span_rate, c);
+    return start(spec, 0, 0, true, -1, span_rate, 0, c);
+}
+
+struct trace_session *trace_test_start_socket_budget(const char *spec, double budget,
+                                                     struct trace_collect *c)
+{
+    return start(spec, 0, 0, true, -1, 0, budget, c);
 }
 
 void trace_test_sleep_ms(long ms)

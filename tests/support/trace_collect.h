@@ -25,7 +25,8 @@ size_t trace_collect_span_count(struct trace_collect *c);
 bool trace_test_can_trace(void);
 
 /* Starts a session on one replica spec ("t=pid:123"); ring_bytes 0 = default, else a ring of
- * that size that never wakes the reader early (to force losses). */
+ * that size that never wakes the reader early (to force losses). The socket hooks run all
+ * along (tests compare exact counts; their duty cycle has its own start below). */
 struct trace_session *trace_test_start(const char *spec, unsigned profile_hz, uint32_t ring_bytes,
                                        struct trace_collect *c);
 
@@ -39,6 +40,10 @@ struct trace_session *trace_test_start_budget(const char *spec, double budget,
 /* The same with trace_config.span_rate = span_rate (spans per second before sampling). */
 struct trace_session *trace_test_start_span_rate(const char *spec, uint32_t span_rate,
                                                  struct trace_collect *c);
+
+/* The same with trace_config.socket_budget = budget and a span for every request. */
+struct trace_session *trace_test_start_socket_budget(const char *spec, double budget,
+                                                     struct trace_collect *c);
 
 /* Sleeps ms milliseconds. */
 void trace_test_sleep_ms(long ms);

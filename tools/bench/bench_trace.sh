@@ -1,9 +1,10 @@
 #!/bin/sh
 # Tracer overhead: a server's throughput at saturation under loadscope's full tracing as a
-# user gets it (`loadscope trace --replica NAME=port:PORT`: sched, syscalls with their default
-# duty cycle, sockets + request spans sampled above 10000/s, profile at 49 Hz), with a span for
-# every request (--span-rate 0) and without the per-syscall hooks, against the same server
-# untraced, plus the CPU cost per traced request. Two servers:
+# user gets it (`loadscope trace --replica NAME=port:PORT`: sched, syscalls and sockets with
+# their default duty cycles, request spans sampled above 10000/s, profile at 49 Hz), with the
+# socket hooks all along and a span for every request (--all-sockets --span-rate 0) and without
+# the per-syscall hooks, against the same server untraced, plus the CPU cost per traced
+# request. Two servers:
 #   nginx: a small static answer, ~10 us of CPU per request: the worst case for tracing;
 #   the demo server: POST /predict at --model-cost 2 (2 ms of CPU), an inference API's shape.
 #
@@ -264,14 +265,15 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? 
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
 mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.0f", NR ? s / NR : 0}'; }
 
-# The configurations: traced as a user gets it; a span for every request (--span-rate 0);
+# The configurations: traced as a user gets it; the socket hooks all along and a span for
+# every request (--all-sockets --span-rate 0);
 # without the per-syscall hooks; the floor (no tracer, empty programs on the same socket and
 # scheduler tracepoints: both twins pay it, what any design built on them pays); and the
 # control, both twins untraced.
 CONFIGS="traced every_span no_syscalls floor control"
 flags_of() {
     case $1 in
-    every_span) echo "--span-rate 0" ;;
+    every_span) echo "--all-sockets --span-rate 0" ;;
     no_syscalls) echo "--no-syscalls" ;;
     *) echo "" ;;
     esac
@@ -347,7 +349,7 @@ measure() {
         control) what="both untraced (the method's floor)" ;;
         floor) what="empty programs on the socket and scheduler tracepoints, no tracer (the design's floor)" ;;
         traced) what="traced, defaults (target <= 3% loss, aim <= 1%)" ;;
-        every_span) what="traced, a span for every request (--span-rate 0)" ;;
+        every_span) what="traced, socket hooks all along, a span for every request (--all-sockets --span-rate 0)" ;;
         no_syscalls) what="traced, --no-syscalls" ;;
         esac
         vs=$(printf '%s\n' $pt | awk -v u="$untraced" '{print $1 / u}')

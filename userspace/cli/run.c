@@ -30,6 +30,7 @@
 #include "load/threshold.h"
 #include "report/console.h"
 #include "report/locust_csv.h"
+#include "trace/socket_duty.h"
 #include "trace/syscall_duty.h"
 
 #define REPORT_INTERVAL_NS (2 * NS_PER_SEC)
@@ -91,6 +92,10 @@ static const char usage_text[] =
     "                            syscall of the host; above PCT% of the replicas' CPU they\n"
     "                            run one window out of N (default 1)\n"
     "      --all-syscalls        the per-syscall hooks all the time, whatever they cost\n"
+    "      --socket-budget PCT   the socket hooks (spans, queue waits, request and byte\n"
+    "                            counts) cost ~1 us per request; above PCT% of the replicas'\n"
+    "                            CPU they run the first 1/N of each window (default 1)\n"
+    "      --all-sockets         the socket hooks all the time, whatever they cost\n"
     "      --span-rate N         request spans recorded per second; above it a random 1 in M\n"
     "                            requests (default 10000, 0 = every request)\n"
     "\n"
@@ -117,7 +122,7 @@ enum { OPT_HEADLESS = 256, OPT_CSV, OPT_JSON, OPT_MAX_REQUESTS, OPT_THRESHOLD, O
        OPT_TIMEOUT, OPT_STOP_TIMEOUT, OPT_WAIT, OPT_STAGE, OPT_RATE, OPT_NO_CHECK,
        OPT_ONLY_SUMMARY, OPT_CSV_FULL_HISTORY, OPT_OUT, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT,
        OPT_NO_TRACE, OPT_REPLICA, OPT_WINDOW, OPT_PROFILE_HZ, OPT_ENGINE,
-       OPT_SYSCALL_BUDGET, OPT_ALL_SYSCALLS, OPT_SPAN_RATE };
+       OPT_SYSCALL_BUDGET, OPT_ALL_SYSCALLS, OPT_SPAN_RATE, OPT_SOCKET_BUDGET, OPT_ALL_SOCKETS };
 
 static const struct option long_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -153,6 +158,8 @@ static const struct option long_options[] = {
     {"syscall-budget", required_argument, NULL, OPT_SYSCALL_BUDGET},
     {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
     {"span-rate", required_argument, NULL, OPT_SPAN_RATE},
+    {"socket-budget", required_argument, NULL, OPT_SOCKET_BUDGET},
+    {"all-sockets", no_argument, NULL, OPT_ALL_SOCKETS},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {NULL, 0, NULL, 0},
 };
@@ -197,6 +204,9 @@ static int session_option(int opt, const char *value, struct run_session_options
     case OPT_SYSCALL_BUDGET:
         return syscall_budget_parse(value, &o->syscall_budget, err) < 0 ? -1 : 1;
     case OPT_ALL_SYSCALLS: o->syscall_budget = 0; return 1;
+    case OPT_SOCKET_BUDGET:
+        return socket_budget_parse(value, &o->socket_budget, err) < 0 ? -1 : 1;
+    case OPT_ALL_SOCKETS: o->socket_budget = 0; return 1;
     case OPT_SPAN_RATE:
         if (uint_parse(value, 0, SPAN_RATE_MAX, &v) < 0)
             return error_set(err, "--span-rate takes 0..%u, not '%s'", SPAN_RATE_MAX, value);

@@ -281,6 +281,7 @@ void run_session_options_init(struct run_session_options *o)
     memset(o, 0, sizeof(*o));
     o->profile_hz = -1;
     o->syscall_budget = -1;
+    o->socket_budget = -1;
     o->span_rate = -1;
 }
 
@@ -300,6 +301,8 @@ static void start_tracing(struct run_session *s, const struct scenario *sc)
         s->trace_cfg.profile_hz = (unsigned)s->opts.profile_hz;
     if (s->opts.syscall_budget >= 0)
         s->trace_cfg.syscall_budget = s->opts.syscall_budget;
+    if (s->opts.socket_budget >= 0)
+        s->trace_cfg.socket_budget = s->opts.socket_budget;
     if (s->opts.span_rate >= 0)
         s->trace_cfg.span_rate = (uint32_t)s->opts.span_rate;
     if (s->opts.replica_count) {
@@ -528,12 +531,17 @@ static void tracing_fragment(struct json_writer *w, const void *ctx)
         json_kv_uint(w, "profile_hz", s->trace_cfg.profile_hz);
         json_kv_string(w, "modes", t->modes);
         json_kv_uint(w, "map_bytes", t->map_bytes);
-        char note[200];
+        char note[256];
         trace_syscall_note(t, note, sizeof(note));
         json_kv_string(w, "syscall_hooks", note);
         json_kv_double(w, "syscall_hooks_s", (double)t->syscall_hooks_ns / 1e9);
         json_kv_double(w, "syscall_cost_share", t->syscall_cost_share);
         json_kv_uint(w, "syscall_period", t->syscall_period);
+        trace_socket_note(t, note, sizeof(note));
+        json_kv_string(w, "socket_hooks", note);
+        json_kv_double(w, "socket_hooks_s", (double)t->socket_hooks_ns / 1e9);
+        json_kv_double(w, "socket_cost_share", t->socket_cost_share);
+        json_kv_uint(w, "socket_period", t->socket_period);
     }
     json_object_end(w);
 }

@@ -34,6 +34,7 @@ struct run_session_options {
     uint64_t window_ns;    /* 0: unset */
     int profile_hz;        /* < 0: unset */
     double syscall_budget; /* < 0: unset; 0: per-syscall hooks always on */
+    double socket_budget;  /* < 0: unset; 0: socket hooks always on */
     long span_rate;        /* < 0: unset; 0: a span for every request */
     struct output_paths paths;
     bool quiet;            /* no "Outputs:" list */

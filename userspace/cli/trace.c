@@ -26,6 +26,7 @@
 #include "common/number.h"
 #include "common/json_writer.h"
 #include "load/stats.h"
+#include "trace/socket_duty.h"
 #include "trace/syscall_duty.h"
 #include "trace/trace.h"
 
@@ -68,6 +69,12 @@ static const char usage_text[] =
     "                         CPU they run one window out of N, at most 20 (default 1)\n"
     "      --all-syscalls     the per-syscall hooks all the time, whatever they cost\n"
     "      --no-syscalls      no per-syscall counts/latency: no hooks on every syscall\n"
+    "      --socket-budget PCT\n"
+    "                         the socket hooks (spans, queue waits, request and byte counts)\n"
+    "                         cost ~1 us per request; above PCT% of the replicas' CPU they\n"
+    "                         run the first 1/N of each window, at most 20, and the counts\n"
+    "                         are scaled from it (default 1)\n"
+    "      --all-sockets      the socket hooks all the time, whatever they cost\n"
     "      --span-rate N      request spans recorded per second; above it a random 1 in M\n"
     "                         requests (counters and histograms still count all; default\n"
     "                         10000, 0 = every request)\n"
@@ -99,7 +106,7 @@ struct outputs {
 static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *err)
 {
     enum { OPT_WINDOW = 256, OPT_HZ, OPT_JSON, OPT_CSV, OPT_FOLDED, OPT_CONNS, OPT_RING,
-           OPT_NO_SYSCALLS, OPT_ALL_SYSCALLS, OPT_BUDGET, OPT_SPAN_RATE, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
+           OPT_NO_SYSCALLS, OPT_ALL_SYSCALLS, OPT_BUDGET, OPT_SPAN_RATE, OPT_SOCKET_BUDGET, OPT_ALL_SOCKETS, OPT_OUT, OPT_DOC, OPT_HTML, OPT_MARKDOWN, OPT_TRACE_OUT };
     static const struct option opts[] = {
         {"replica", required_argument, NULL, 'R'}, {"time", required_argument, NULL, 't'},
         {"window", required_argument, NULL, OPT_WINDOW},
@@ -118,6 +125,8 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         {"all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS},
         {"syscall-budget", required_argument, NULL, OPT_BUDGET},
         {"span-rate", required_argument, NULL, OPT_SPAN_RATE},
+        {"socket-budget", required_argument, NULL, OPT_SOCKET_BUDGET},
+        {"all-sockets", no_argument, NULL, OPT_ALL_SOCKETS},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     trace_config_defaults(&c->cfg);
     optind = 1;
@@ -167,6 +176,11 @@ static int parse_args(int argc, char **argv, struct trace_cli *c, struct error *
         case OPT_ALL_SYSCALLS: c->cfg.syscall_budget = 0; break;
         case OPT_BUDGET:
             if (syscall_budget_parse(optarg, &c->cfg.syscall_budget, err) < 0)
+                return -1;
+            break;
+        case OPT_ALL_SOCKETS: c->cfg.socket_budget = 0; break;
+        case OPT_SOCKET_BUDGET:
+            if (socket_budget_parse(optarg, &c->cfg.socket_budget, err) < 0)
                 return -1;
             break;
         case OPT_SPAN_RATE:
@@ -300,6 +314,7 @@ static void json_window(struct json_writer *w, const struct replica_window *x)
     json_kv_uint(w, "lost_heads", x->lost_heads);
     json_kv_uint(w, "lost_other", x->lost_other);
     json_kv_uint(w, "syscall_hooks_ns", x->syscall_hooks_ns);
+    json_kv_uint(w, "socket_hooks_ns", x->socket_hooks_ns);
     json_kv_uint(w, "syscalls", x->syscalls);
     json_key(w, "syscalls_top");
     json_array_begin(w);
@@ -386,6 +401,10 @@ static void json_totals(struct json_writer *w, const struct trace_totals *t)
     json_kv_double(w, "syscall_cost_share", t->syscall_cost_share);
     json_kv_double(w, "syscall_budget", t->syscall_budget);
     json_kv_uint(w, "syscall_period", t->syscall_period);
+    json_kv_uint(w, "socket_hooks_ns", t->socket_hooks_ns);
+    json_kv_double(w, "socket_cost_share", t->socket_cost_share);
+    json_kv_double(w, "socket_budget", t->socket_budget);
+    json_kv_uint(w, "socket_period", t->socket_period);
     json_key(w, "replicas");
     json_array_begin(w);
     for (unsigned r = 0; r < t->replica_count; r++)
@@ -468,8 +487,10 @@ static void print_totals(const struct trace_totals *t)
             (double)(t->end_ns - t->start_ns) / 1e9, (unsigned long long)t->spans, t->modes,
             (unsigned long long)t->lost_spans, (unsigned long long)t->lost_heads,
             (unsigned long long)t->conn_map_full, (double)t->map_bytes / (1 << 20));
-    char note[200];
+    char note[256];
     trace_span_note(t, note, sizeof(note));
+    fprintf(stderr, "loadscope trace: %s\n", note);
+    trace_socket_note(t, note, sizeof(note));
     fprintf(stderr, "loadscope trace: %s\n", note);
     trace_syscall_note(t, note, sizeof(note));
     fprintf(stderr, "loadscope trace: %s\n", note);

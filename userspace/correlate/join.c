@@ -16,7 +16,11 @@ static int count_query(struct store *s, const char *sql, uint64_t *out, struct e
 
 double join_recorded_fraction(const struct join_result *j)
 {
+    /* spans + skipped count the requests the socket hooks saw; while they run part of each
+     * window the windows' request counts, scaled, stand for all */
     uint64_t all = j->spans + j->spans_skipped;
+    if (j->server_requests > all)
+        all = j->server_requests;
     return all ? (double)j->spans / (double)all : 1.0;
 }
 
@@ -96,6 +100,8 @@ int join_requests(struct store *s, const uint16_t *target_ports, unsigned port_c
         count_query(s, "SELECT count(*) FROM server_spans", &out->spans, err) ||
         count_query(s, "SELECT coalesce(sum(spans_skipped), 0) FROM replica_windows",
                     &out->spans_skipped, err) ||
+        count_query(s, "SELECT coalesce(sum(requests), 0) FROM replica_windows",
+                    &out->server_requests, err) ||
         count_query(s,
                     "SELECT count(*) FROM server_spans WHERE span_id NOT IN"
                     " (SELECT span_id FROM request_matches) AND (request_id IS NULL OR"

@@ -17,6 +17,8 @@ struct join_result {
     uint64_t by_four_tuple;  /* matched by client port + time */
     uint64_t spans;          /* server spans recorded */
     uint64_t spans_skipped;  /* requests the tracer's sampler did not record (--span-rate) */
+    uint64_t server_requests;/* requests the replicas started, per window (under the socket
+                              * hooks' duty cycle, scaled from the stretches they ran) */
     uint64_t spans_unmatched;/* spans no client request claimed (other clients, health checks) */
 };
 
@@ -25,8 +27,8 @@ static inline uint64_t join_matched(const struct join_result *j)
     return j->by_request_id + j->by_four_tuple;
 }
 
-/* Share of the server's requests that got a span: 1, or the sampler's share above
- * --span-rate. */
+/* Share of the server's requests that got a span: 1, or the samplers' share (above
+ * --span-rate, and the socket hooks' duty cycle above --socket-budget). */
 double join_recorded_fraction(const struct join_result *j);
 /* Fraction of the answered requests that could match (all, or the recorded share of them)
  * that matched a span (1 when nothing was answered). */

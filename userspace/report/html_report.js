@@ -626,6 +626,7 @@
         ['Lost events', fmtInt(t.lost_events), isNum(t.lost_events) && t.lost_events > 0 ? 'bad' : ''],
         ['Window', isNum(t.window_s) ? fmtNum(t.window_s) + ' s' : DASH],
         ['Spans', t.span_sampling ? text(t.span_sampling) : DASH],
+        ['Socket hooks', t.socket_hooks ? text(t.socket_hooks) : DASH],
         ['Per-syscall hooks', t.syscall_hooks ? text(t.syscall_hooks) : DASH]
       ]));
       if (isNum(t.lost_events) && t.lost_events > 0)

@@ -965,8 +965,9 @@ static void write_tracing(FILE *out, const cJSON *doc)
         if (num(tr, "lost_events", &v) && v > 0)
             fputs(" (**events were lost**: server-side numbers undercount)", out);
         fputs("\n", out);
-        /* what was sampled: the spans above --span-rate, the per-syscall hooks' duty cycle */
-        const char *notes[] = {str(tr, "span_sampling"), str(tr, "syscall_hooks")};
+        /* what was sampled: the spans above --span-rate, the hooks' duty cycles */
+        const char *notes[] = {str(tr, "span_sampling"), str(tr, "socket_hooks"),
+                               str(tr, "syscall_hooks")};
         for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
             if (notes[i]) {
                 fputs("- ", out);

@@ -6,7 +6,7 @@
 --     FROM client_requests c JOIN request_matches m USING (request_id)
 --     JOIN server_spans s ON s.span_id = m.span_id ORDER BY c.total_us DESC LIMIT 10;
 
-PRAGMA user_version = 2; -- store.c: upgrade_schema() brings older stores here
+PRAGMA user_version = 3; -- store.c: upgrade_schema() brings older stores here
 
 -- Settings, environment and results summary as key/value text (command line, host CPU, ...).
 CREATE TABLE IF NOT EXISTS run_info (
@@ -125,6 +125,9 @@ CREATE TABLE IF NOT EXISTS replica_windows (
     requests INTEGER NOT NULL, recvq_wait_ns INTEGER NOT NULL, recvq_hist BLOB NOT NULL,
     open_spans INTEGER NOT NULL,
     spans_skipped INTEGER NOT NULL, -- requests the span sampler did not record (--span-rate)
+    -- how long the socket hooks ran in the window (--socket-budget; the socket counters are
+    -- scaled from it to the whole window); 0: all of it (runs stored before the duty cycle)
+    socket_hooks_ns INTEGER NOT NULL DEFAULT 0,
     bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     downstream_bytes_in INTEGER NOT NULL, downstream_bytes_out INTEGER NOT NULL,
     retransmits INTEGER NOT NULL, resets_sent INTEGER NOT NULL, resets_received INTEGER NOT NULL,

@@ -86,6 +86,7 @@ static const struct field window_fields[] = {
     WIN_HIST(recvq_hist, "recvq_hist"),
     WIN_FIELD(FIELD_I64, open_spans, "open_spans"),
     WIN_FIELD(FIELD_U64, spans_skipped, "spans_skipped"),
+    WIN_FIELD(FIELD_U64, socket_hooks_ns, "socket_hooks_ns"),
     WIN_FIELD(FIELD_U64, bytes_in, "bytes_in"),
     WIN_FIELD(FIELD_U64, bytes_out, "bytes_out"),
     WIN_FIELD(FIELD_U64, downstream_bytes_in, "downstream_bytes_in"),

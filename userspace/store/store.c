@@ -120,8 +120,9 @@ static const struct {
     {"replica_windows", "syscall_hooks_ns", "INTEGER NOT NULL DEFAULT 0"}, /* duty cycle */
     {"server_spans", "sample_weight", "INTEGER NOT NULL DEFAULT 1"},       /* --span-rate */
     {"replica_windows", "spans_skipped", "INTEGER NOT NULL DEFAULT 0"},
+    {"replica_windows", "socket_hooks_ns", "INTEGER NOT NULL DEFAULT 0"}, /* --socket-budget */
 };
-#define STORE_VERSION 2 /* schema.sql's user_version */
+#define STORE_VERSION 3 /* schema.sql's user_version */
 
 static int has_column(struct store *s, const char *table, const char *column)
 {

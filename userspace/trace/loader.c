@@ -336,15 +336,15 @@ bool loader_syscall_hooks_detachable(const struct loader *l)
     return l->skel[PART_SYSCALLS] && l->cfg.syscalls && !l->syscall_hooks_pinned;
 }
 
-/* Attaches or detaches the sys_enter/sys_exit programs loaded (the skeleton keeps their links,
- * so destroying it cleans up whatever is attached). */
-static int set_every_syscall_hook(struct syscalls_bpf *s, bool on, struct error *err)
+/* Attaches or detaches the programs of a skeleton loaded that `pick` names (the skeleton keeps
+ * their links, so destroying it cleans up whatever is attached). */
+static int set_hooks(const struct bpf_object_skeleton *sk, bool (*pick)(const struct bpf_program *),
+                     bool on, struct error *err)
 {
-    const struct bpf_object_skeleton *sk = s->skeleton;
     for (int i = 0; i < sk->prog_cnt; i++) {
         const struct bpf_prog_skeleton *p =
             (const void *)((const char *)sk->progs + (size_t)i * (size_t)sk->prog_skel_sz);
-        if (!*p->prog || !bpf_program__autoload(*p->prog) || !is_every_syscall_hook(*p->prog))
+        if (!*p->prog || !bpf_program__autoload(*p->prog) || !pick(*p->prog))
             continue;
         if (!on) {
             bpf_link__destroy(*p->link);
@@ -359,6 +359,11 @@ static int set_every_syscall_hook(struct syscalls_bpf *s, bool on, struct error 
     return 0;
 }
 
+static int set_every_syscall_hook(struct syscalls_bpf *s, bool on, struct error *err)
+{
+    return set_hooks(s->skeleton, is_every_syscall_hook, on, err);
+}
+
 int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
 {
     if (!loader_syscall_hooks_detachable(l) || on == l->syscall_hooks_on)
@@ -371,6 +376,36 @@ int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err)
         return -1;
     }
     l->syscall_hooks_on = on;
+    return 0;
+}
+
+/* The per-request socket hooks: a worker's read and send, data arriving. */
+static bool is_request_socket_hook(const struct bpf_program *p)
+{
+    const char *name = bpf_program__name(p);
+    return !strncmp(name, "sock_recv_", 10) || !strncmp(name, "sock_send_", 10) ||
+           !strncmp(name, "sk_data_ready_", 14);
+}
+
+int loader_set_socket_hooks(struct loader *l, bool on, unsigned weight, struct error *err)
+{
+    struct sockets_bpf *s = l->skel[PART_SOCKETS];
+    if (!s)
+        return 0;
+    if (!on) {
+        /* the flag stops their work at once; unhooking takes a grace period per program */
+        __atomic_store_n(&s->data->sock_hooks_on, 0, __ATOMIC_RELEASE);
+        return set_hooks(s->skeleton, is_request_socket_hook, false, err);
+    }
+    if (set_hooks(s->skeleton, is_request_socket_hook, true, err) < 0) {
+        set_hooks(s->skeleton, is_request_socket_hook, false, err); /* none half attached */
+        return -1;
+    }
+    /* the programs read these without ordering: the epoch and weight first, then on */
+    s->data->sock_duty_weight = weight ? weight : 1;
+    if (!s->data->sock_hooks_on)
+        s->data->sock_epoch++;
+    __atomic_store_n(&s->data->sock_hooks_on, 1, __ATOMIC_RELEASE);
     return 0;
 }
 

@@ -45,6 +45,13 @@ bool loader_syscall_hooks_detachable(const struct loader *l);
 /* Attaches (on) or detaches them; a reattachment starts a new epoch (bpf/syscalls.bpf.c). */
 int loader_set_syscall_hooks(struct loader *l, bool on, struct error *err);
 
+/* Turns the per-request socket hooks (read, send, data ready) on or off (their duty cycle,
+ * trace/socket_duty.h): attached and flagged on, or flagged off at once and detached (which
+ * blocks for an RCU grace period per program). Turning them on starts a new on-stretch in
+ * which each recorded request stands for `weight`; on while on only sets the weight. No-op
+ * without the sockets object. */
+int loader_set_socket_hooks(struct loader *l, bool on, unsigned weight, struct error *err);
+
 /* Detaches every program (maps stay readable until loader_close). */
 void loader_detach(struct loader *l);
 void loader_close(struct loader *l);

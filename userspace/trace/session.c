@@ -12,6 +12,7 @@
 #include "trace/loader.h"
 #include "trace/profiler.h"
 #include "trace/seed.h"
+#include "trace/socket_duty.h"
 #include "trace/spans.h"
 #include "trace/syscall_duty.h"
 #include "trace/trace.h"
@@ -38,6 +39,8 @@ struct trace_session {
     bool duty_broken; /* a reattach failed: the hooks stay off, said once */
     uint64_t duty_checked_ns; /* last mid-window look at the hooks' cost */
     uint64_t host_syscalls_mark; /* host syscalls counted when the last window closed */
+    struct socket_duty sock_duty;
+    bool sock_duty_broken; /* a reattach failed: the socket hooks stay off */
     struct replica_window scratch[TRACE_MAX_REPLICAS];
     pthread_t reader;
     bool reader_running;
@@ -62,6 +65,7 @@ void trace_config_defaults(struct trace_config *c)
     c->ring_bytes = 4u << 20;
     c->syscalls = true;
     c->syscall_budget = 0.01;
+    c->socket_budget = 0.01;
     c->span_rate = 10000;
 }
 
@@ -134,16 +138,54 @@ static void check_syscall_hooks_early(struct trace_session *s, uint64_t now)
         set_syscall_hooks(s, false);
 }
 
+/* The socket hooks on or off as their duty cycle plans it for now. If they cannot be
+ * reattached they stay off for the rest of the session (said once; their counters stop). */
+static void steer_socket_hooks(struct trace_session *s, uint64_t now)
+{
+    bool on = !s->sock_duty_broken && socket_duty_wanted(&s->sock_duty, now);
+    if (on == s->sock_duty.on)
+        return;
+    struct error err = {{0}};
+    if (loader_set_socket_hooks(s->loader, on, s->sock_duty.period, &err) < 0) {
+        fprintf(stderr, "loadscope: %s: no more socket hooks in this session\n", err.msg);
+        s->sock_duty_broken = true;
+        return;
+    }
+    socket_duty_switched(&s->sock_duty, on, now);
+}
+
+/* After a window: how much of the next one the socket hooks run (their duty cycle), from what
+ * the last one's requests would have cost them whole. */
+static void plan_socket_hooks(struct trace_session *s, uint64_t window_ns, uint64_t now)
+{
+    uint64_t requests = 0, oncpu = 0;
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
+        requests += s->scratch[r].requests;
+        oncpu += s->scratch[r].oncpu_ns;
+    }
+    socket_duty_next(&s->sock_duty, requests, oncpu, window_ns, now);
+    /* a new period while they run goes to the spans starting from now */
+    if (s->sock_duty.on && socket_duty_wanted(&s->sock_duty, now))
+        loader_set_socket_hooks(s->loader, true, s->sock_duty.period, NULL); /* the weight */
+    steer_socket_hooks(s, now);
+}
+
 static void deliver_windows(struct trace_session *s, uint64_t now, uint64_t index)
 {
     s->windows.index = index;
     uint64_t start = s->windows.last_ns;
     window_reader_close(&s->windows, now, s->scratch);
     uint64_t hooks_ns = s->cfg.syscalls ? syscall_duty_window(&s->duty, start, now) : 0;
-    for (unsigned r = 0; r < s->cfg.replica_count; r++)
+    uint64_t sock_ns = socket_duty_window(&s->sock_duty, now);
+    for (unsigned r = 0; r < s->cfg.replica_count; r++) {
         s->scratch[r].syscall_hooks_ns = hooks_ns;
+        s->scratch[r].socket_hooks_ns = sock_ns;
+        socket_duty_scale(&s->scratch[r], sock_ns);
+    }
     if (s->cfg.syscalls && !s->stopped)
         steer_syscall_hooks(s, hooks_ns, now - start);
+    if (!s->stopped)
+        plan_socket_hooks(s, now - start, now);
     for (unsigned r = 0; r < s->cfg.replica_count; r++) {
         window_accumulate(&s->totals.replica[r], &s->scratch[r]);
         s->totals.windows++;
@@ -169,7 +211,9 @@ static void *reader_main(void *arg)
             continue;
         }
         check_syscall_hooks_early(s, now);
-        uint64_t left_ms = (next_end - now) / NS_PER_MS;
+        steer_socket_hooks(s, now);
+        uint64_t until = socket_duty_next_switch(&s->sock_duty, now, next_end);
+        uint64_t left_ms = until > now ? (until - now + NS_PER_MS - 1) / NS_PER_MS : 0;
         span_reader_poll(&s->spans, left_ms < POLL_MS ? (int)left_ms : POLL_MS);
     }
     return NULL;
@@ -248,6 +292,7 @@ static int start(struct trace_session *s, struct error *err)
         seed_all(s, err) < 0 || loader_start_profile(s->loader, err) < 0)
         return -1;
     syscall_duty_init(&s->duty, s->cfg.syscall_budget, s->start_ns);
+    socket_duty_init(&s->sock_duty, s->cfg.socket_budget, s->start_ns);
     if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
         return error_set(err, "cannot start the trace reader thread");
     s->reader_running = true;
@@ -301,6 +346,10 @@ static void fill_totals(struct trace_session *s, uint64_t now)
     t->syscall_cost_share = s->duty.share;
     t->syscall_budget = s->cfg.syscalls ? s->cfg.syscall_budget : 0;
     t->syscall_period = s->cfg.syscalls ? s->duty.period : 0;
+    t->socket_hooks_ns = t->replica_count ? t->replica[0].socket_hooks_ns : 0;
+    t->socket_cost_share = s->sock_duty.max_share;
+    t->socket_budget = s->cfg.socket_budget;
+    t->socket_period = s->sock_duty.max_period;
 }
 
 void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
@@ -322,15 +371,42 @@ void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len)
 
 void trace_span_note(const struct trace_totals *t, char *buf, size_t len)
 {
-    uint64_t all = t->spans + t->spans_skipped;
-    if (!t->spans_skipped)
+    /* spans + skipped: the requests the socket hooks saw; under their duty cycle the windows'
+     * request counts, scaled, stand for all */
+    uint64_t all = t->spans + t->spans_skipped, requests = 0;
+    for (unsigned r = 0; r < t->replica_count; r++)
+        requests += t->replica[r].requests;
+    bool stretches = requests > all;
+    if (stretches)
+        all = requests;
+    if (t->spans >= all) {
         snprintf(buf, len, "a span for every request (%llu)", (unsigned long long)t->spans);
+        return;
+    }
+    char rate[64] = "";
+    if (t->spans_skipped)
+        snprintf(rate, sizeof(rate), "above %u/s a random sample (--span-rate)", t->span_rate);
+    snprintf(buf, len, "spans for %.2g%% of the requests (%llu of %s%llu): %s%s%s; the per-window "
+             "counters stand for them all (receive-queue waits: the sample's, weighted)",
+             100.0 * (double)t->spans / (double)all, (unsigned long long)t->spans,
+             stretches ? "~" : "", (unsigned long long)all, rate,
+             rate[0] && stretches ? ", " : "",
+             stretches ? "the socket hooks' stretches (--socket-budget)" : "");
+}
+
+void trace_socket_note(const struct trace_totals *t, char *buf, size_t len)
+{
+    double run = t->end_ns > t->start_ns ? (double)(t->end_ns - t->start_ns) : 0;
+    double ran = run > 0 ? (double)t->socket_hooks_ns / run : 0;
+    if (ran >= 0.95 || t->socket_period <= 1)
+        snprintf(buf, len, "socket hooks on all along (estimated cost %.2g%% of the replicas' "
+                 "CPU)", t->socket_cost_share * 100);
     else
-        snprintf(buf, len, "spans for %.2g%% of the requests (%llu of %llu): above %u/s a random "
-                 "sample (--span-rate); the per-window counters count them all (receive-queue "
-                 "waits: the sample's, weighted)",
-                 100.0 * (double)t->spans / (double)all, (unsigned long long)t->spans,
-                 (unsigned long long)all, t->span_rate);
+        snprintf(buf, len, "socket hooks ran %.0f%% of the time, down to 1/%u of a window (their "
+                 "estimated cost, up to %.2g%% of the replicas' CPU, is above the %.2g%% "
+                 "--socket-budget): request counts, waits and bytes are scaled from it, and "
+                 "each span stands for as many requests", ran * 100, t->socket_period,
+                 t->socket_cost_share * 100, t->socket_budget * 100);
 }
 
 int trace_stop(struct trace_session *s, struct trace_totals *totals)

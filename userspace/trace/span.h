@@ -42,7 +42,8 @@ enum span_end_reason {
     SPAN_END_NEXT_READ,        /* the worker read the next request */
     SPAN_END_CLOSE,            /* the connection closed */
     SPAN_END_EOF,              /* the worker read end-of-file */
-    SPAN_END_FLUSH             /* tracing stopped while it was open */
+    SPAN_END_FLUSH,            /* tracing stopped while it was open */
+    SPAN_END_PAUSED            /* the socket hooks paused (duty cycle): ends at its last send */
 };
 
 #define SPAN_METHOD_LEN 16

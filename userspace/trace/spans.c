@@ -127,7 +127,8 @@ void span_reader_flush_open(struct span_reader *r, int conns_fd, uint64_t now_ns
     while (bpf_map_get_next_key(conns_fd, first ? NULL : &key, &next) == 0) {
         first = false;
         key = next;
-        if (bpf_map_lookup_elem(conns_fd, &key, &c) || c.phase == PHASE_IDLE || !c.weight)
+        if (bpf_map_lookup_elem(conns_fd, &key, &c) || !c.weight ||
+            (c.phase != PHASE_READING && c.phase != PHASE_RESPONDING))
             continue;
         memset(&e, 0, sizeof(e));
         e.type = EV_SPAN;

@@ -1,21 +1,12 @@
 #include "trace/syscall_duty.h"
 
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 int syscall_budget_parse(const char *text, double *out, struct error *err)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || errno || (*end && strcmp(end, "%")) || !(v >= 0.01 && v <= 100))
-        return error_set(err, "bad --syscall-budget '%s' (a percentage, 0.01..100)", text);
-    *out = v / 100;
-    return 0;
+    return duty_budget_parse("syscall-budget", text, out, err);
 }
 
 void syscall_duty_init(struct syscall_duty *d, double budget, uint64_t now_ns)
@@ -39,21 +30,16 @@ uint64_t syscall_duty_window(struct syscall_duty *d, uint64_t start_ns, uint64_t
     return ns;
 }
 
-/* The hooks' cost (the host's syscalls) as a share of the replicas' CPU over a span of
- * `span_ns`. A replica that
- * barely runs pays for its few syscalls with CPU nobody else needs: weigh them against at
- * least a tenth of a core. */
+/* The hooks' cost: the host's syscalls, as a share of the replicas' CPU (at least a tenth
+ * of a core). */
 static double cost_share(uint64_t syscalls, uint64_t oncpu_ns, uint64_t span_ns)
 {
-    double cpu = (double)max_u64(oncpu_ns, span_ns / 10);
-    return cpu > 0 ? (double)syscalls * SYSCALL_HOOK_COST_NS / cpu : 0;
+    return duty_cost_share(syscalls, SYSCALL_HOOK_COST_NS, oncpu_ns, span_ns, 10);
 }
 
 static unsigned period_for(const struct syscall_duty *d, double share)
 {
-    double period = ceil(share / d->budget);
-    return period < 1 ? 1 : period > SYSCALL_DUTY_MAX_PERIOD ? SYSCALL_DUTY_MAX_PERIOD
-                                                             : (unsigned)period;
+    return duty_period(share, d->budget);
 }
 
 static void set_period(struct syscall_duty *d, unsigned period)

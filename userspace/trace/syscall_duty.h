@@ -20,9 +20,10 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "trace/duty.h"
 
+#define SYSCALL_DUTY_MAX_PERIOD DUTY_MAX_PERIOD
 #define SYSCALL_HOOK_COST_NS 200 /* per syscall on the host, both hooks and the slow path */
-#define SYSCALL_DUTY_MAX_PERIOD 20 /* at least one window in 20 is sampled */
 #define SYSCALL_DUTY_EARLY_NS 100000000ULL /* a costly start is cut after 100 ms */
 
 struct syscall_duty {

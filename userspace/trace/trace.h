@@ -56,6 +56,10 @@ struct trace_config {
     /* Share of the traced replicas' CPU the per-syscall hooks may cost before they run on a
      * duty cycle (trace/syscall_duty.h); <= 0: always on. Default 0.01. */
     double syscall_budget;
+    /* Share of the traced replicas' CPU the socket hooks (spans, receive-queue waits, request
+     * and byte counts) may cost before they run only part of each window
+     * (trace/socket_duty.h); <= 0: always on. Default 0.01. */
+    double socket_budget;
     /* Request spans recorded per second before the tracer records only a random 1 in N
      * requests (per 100 ms, from the rate of the 100 ms before): a record per request is the
      * costly part of tracing a fast server. Counters and histograms still see every request.
@@ -104,6 +108,12 @@ struct trace_totals {
     double syscall_cost_share;
     double syscall_budget;
     unsigned syscall_period;
+    /* socket hooks: how long they ran, their highest estimated cost in a window and the
+     * longest period it led to (on 1/socket_period of a window) */
+    uint64_t socket_hooks_ns;
+    double socket_cost_share;
+    double socket_budget;
+    unsigned socket_period;
     /* the whole session per replica, as one window (syscalls: top by total time) */
     struct replica_window replica[TRACE_MAX_REPLICAS];
     unsigned replica_count;
@@ -113,6 +123,8 @@ struct trace_totals {
 void trace_syscall_note(const struct trace_totals *t, char *buf, size_t len);
 /* One line on the request spans: one per request, or the share the sampler kept. */
 void trace_span_note(const struct trace_totals *t, char *buf, size_t len);
+/* One line on the socket hooks: on all along, or the share of each window they ran. */
+void trace_socket_note(const struct trace_totals *t, char *buf, size_t len);
 
 struct trace_session;
 

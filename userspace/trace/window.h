@@ -57,6 +57,9 @@ struct replica_window {
     /* requests the span sampler did not record (above trace_config.span_rate); the recorded
      * ones carry their weight (server_span.sample_weight) */
     uint64_t spans_skipped;
+    /* how long the socket hooks ran in the window: requests, receive-queue waits and bytes
+     * above are scaled from that stretch to the whole window (trace/socket_duty.h) */
+    uint64_t socket_hooks_ns;
     uint64_t bytes_in;             /* client connections */
     uint64_t bytes_out;
     uint64_t downstream_bytes_in;  /* the replica's other sockets */

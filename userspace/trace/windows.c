@@ -486,6 +486,7 @@ void window_accumulate(struct replica_window *t, const struct replica_window *w)
     t->lost_heads += w->lost_heads;
     t->lost_other += w->lost_other;
     t->syscall_hooks_ns += w->syscall_hooks_ns;
+    t->socket_hooks_ns += w->socket_hooks_ns;
     t->syscalls += w->syscalls;
 }
 
