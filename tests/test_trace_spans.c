@@ -243,6 +243,15 @@ Test(trace_spans, without_syscall_hooks_spans_keep_reasons_and_request_ids)
     finish(s, &c, &srv);
 }
 
+/* A one-worker test server, an empty collector and the replica spec naming the server. */
+static void serve_one_worker(struct trace_server *srv, struct trace_collect *c, char *spec,
+                             size_t len)
+{
+    struct trace_server_opts o = {.workers = 1};
+    serve(srv, &o, c);
+    replica_of(srv, spec, len);
+}
+
 /* Requests one after the other on one kept-alive connection for `ns` (at most `max`), ids
  * 1, 2, ...; then waits 100 ms for the last span. Returns how many were sent. */
 static uint64_t back_to_back(int port, const char *path, uint64_t ns, uint64_t max)
@@ -262,11 +271,9 @@ static uint64_t back_to_back(int port, const char *path, uint64_t ns, uint64_t m
 Test(trace_spans, above_the_span_rate_a_weighted_sample_stands_for_every_request, .timeout = 60)
 {
     struct trace_server srv;
-    struct trace_server_opts o = {.workers = 1};
     struct trace_collect c;
-    serve(&srv, &o, &c);
     char spec[64];
-    replica_of(&srv, spec, sizeof(spec));
+    serve_one_worker(&srv, &c, spec, sizeof(spec));
     /* 200 spans/s: 20 per 100 ms slot, far below what one keep-alive client sends */
     struct trace_session *s = trace_test_start_span_rate(spec, 200, &c);
     cr_assert_not_null(s);
@@ -322,11 +329,9 @@ Test(trace_spans, above_the_socket_budget_a_stretch_of_each_window_stands_for_al
      .timeout = 60)
 {
     struct trace_server srv;
-    struct trace_server_opts o = {.workers = 1};
     struct trace_collect c;
-    serve(&srv, &o, &c);
     char spec[64];
-    replica_of(&srv, spec, sizeof(spec));
+    serve_one_worker(&srv, &c, spec, sizeof(spec));
     struct trace_session *s = trace_test_start_socket_budget(spec, 0.001, &c);
     cr_assert_not_null(s);
     /* 3.5 s of back-to-back requests on one connection (bounded in count too): thousands a
