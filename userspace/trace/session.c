@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "common/batch_thread.h"
 #include "common/clock.h"
 #include "trace/loader.h"
 #include "trace/profiler.h"
@@ -65,7 +66,7 @@ void trace_config_defaults(struct trace_config *c)
     c->ring_bytes = 4u << 20;
     c->syscalls = true;
     c->syscall_budget = 0.01;
-    c->socket_budget = 0.01;
+    c->socket_budget = 0.005;
     c->span_rate = 10000;
 }
 
@@ -199,6 +200,7 @@ static void deliver_windows(struct trace_session *s, uint64_t now, uint64_t inde
 static void *reader_main(void *arg)
 {
     struct trace_session *s = arg;
+    batch_thread_enter(); /* its wakeups must not preempt the replicas it measures */
     uint64_t w = s->cfg.window_ns;
     uint64_t next_end = s->start_ns + w;
     while (!atomic_load(&s->stop)) {
