@@ -214,11 +214,11 @@ Test(socket_duty, above_the_budget_the_hooks_run_the_middle_of_each_window)
     socket_duty_init(&d, 0.01, 0);
     cr_expect(socket_duty_wanted(&d, 0), "on from the start");
     cr_expect(d.on);
-    /* nginx: 60k requests for 0.8 s of its CPU: 60 ms of hooks = 7.5% -> 1/8 of a window,
+    /* nginx: 40k requests for 0.8 s of its CPU: 60 ms of hooks = 7.5% -> 1/8 of a window,
      * 125 ms in its middle */
     uint64_t on = socket_duty_window(&d, SEC_NS);
     cr_expect_eq(on, SEC_NS);
-    socket_duty_next(&d, 60000, 800 * ms, SEC_NS, SEC_NS);
+    socket_duty_next(&d, 40000, 800 * ms, SEC_NS, SEC_NS);
     cr_expect_eq(d.period, 8);
     cr_expect_eq(d.on_at_ns, SEC_NS + 437500000ULL);
     cr_expect_eq(d.off_at_ns, SEC_NS + 562500000ULL);
@@ -254,7 +254,7 @@ Test(socket_duty, above_the_budget_the_hooks_run_the_middle_of_each_window)
     cr_expect_eq(d.period, 1);
     cr_expect(socket_duty_wanted(&d, 3 * SEC_NS));
     cr_expect_eq(d.max_period, DUTY_MAX_PERIOD);
-    cr_expect_float_eq(d.max_share, 500000 * 1000.0 / 800e6, 1e-9);
+    cr_expect_float_eq(d.max_share, 500000.0 * SOCKET_HOOK_COST_NS / 800e6, 1e-9);
 }
 
 Test(socket_duty, a_whole_window_or_no_budget_is_not_scaled)

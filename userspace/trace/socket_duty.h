@@ -2,14 +2,14 @@
  * request spans, receive-queue waits, request and byte counts) run.
  *
  * They run twice per request each, on the server's and on the client's side of every
- * connection of the host: ~1 us per request here (bpf_stats, nginx on this VM with
- * return-stack mitigations on), ~8% of a small static answer's CPU, nothing next to an
+ * connection of the host: ~1-1.5 us per request here (nginx on these VMs with
+ * return-stack mitigations on), 6-8% of a small static answer's CPU, nothing next to an
  * inference request's milliseconds. So after each window the tracer estimates their cost, the
  * window's requests at SOCKET_HOOK_COST_NS each as a share of the CPU the traced replicas used
  * (at least half a core: below that the server is not short of CPU, and the per-request join
- * keeps every span up to ~5000 requests per second at the default budget);
- * above the budget they run only 1/period of each window, in its middle (the programs stay
- * attached and return at once while off: bpf/sockets.bpf.c, sock_hooks_on). The middle, because
+ * keeps every span up to ~1700 requests per second at the default budget);
+ * above the budget they run only 1/period of each window, in its middle (off, a flag stops
+ * their work at once, bpf/sockets.bpf.c sock_hooks_on, and they are detached). The middle, because
  * scaled from there a window whose load rises or falls steadily is still estimated right. The window's socket
  * counters are then scaled to the whole window (socket_duty_scale), each span recorded stands
  * for `period` requests (its sample_weight), and each window says how long the hooks ran in it
@@ -25,7 +25,10 @@
 #include "trace/duty.h"
 #include "trace/window.h"
 
-#define SOCKET_HOOK_COST_NS 1000 /* per request: six program runs, both sides */
+/* Per request: six program runs, both sides, and their calls in and out of the programs
+ * (which bpf_stats leaves out): the traced nginx's CPU per request with the hooks all along
+ * minus without, +0.7 us on one of these VMs, +1.4-1.75 us on a slower one (bench_trace). */
+#define SOCKET_HOOK_COST_NS 1500
 
 struct socket_duty {
     double budget;          /* share of the replicas' CPU the hooks may cost; <= 0: always on */

@@ -58,7 +58,7 @@ struct trace_config {
     double syscall_budget;
     /* Share of the traced replicas' CPU the socket hooks (spans, receive-queue waits, request
      * and byte counts) may cost before they run only part of each window
-     * (trace/socket_duty.h); <= 0: always on. Default 0.01. */
+     * (trace/socket_duty.h); <= 0: always on. Default 0.005. */
     double socket_budget;
     /* Request spans recorded per second before the tracer records only a random 1 in N
      * requests (per 100 ms, from the rate of the 100 ms before): a record per request is the
