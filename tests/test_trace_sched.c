@@ -176,8 +176,9 @@ Test(trace_sched, costly_syscall_hooks_run_on_a_duty_cycle, .timeout = 60)
     cr_assert_eq(trace_proc_start(&p, JOB_SYSCALLS, 5200, -1), 0);
     char spec[64];
     snprintf(spec, sizeof(spec), "job=pid:%d", (int)p.pid);
-    /* a 25% budget: the getppid loop's hooks cost more, so they run 1 window in 2 to 4 */
-    struct trace_session *s = trace_test_start_budget(spec, 0.25, &c);
+    /* a 5% budget: the getppid loop's hooks are estimated at 12-14% of its core on a slow VM
+     * (~650k calls/s), 30% and more on a faster one: they run 1 window in 3 or more */
+    struct trace_session *s = trace_test_start_budget(spec, 0.05, &c);
     cr_assert_not_null(s, "tracing must start");
     trace_proc_go(&p);
     uint64_t calls = 0;
