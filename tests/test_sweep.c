@@ -368,20 +368,26 @@ static void check_matrix_matches_json(const char *dir, const cJSON *doc)
 }
 
 /* What the servers' CPU shows whatever the CPU's speed: one CPU-bound worker uses one core, two
- * fill most of both (loadscope and the kernel need the rest), four cannot use more than two. */
+ * fill most of both (loadscope and the kernel need the rest), four cannot use more than two.
+ * Two replicas leave 0.15-0.2 of a core idle here (host busy 1.79-1.86 over five runs), so
+ * "fills both" means above 1.65. */
 static void check_servers_cpu(const cJSON *doc)
 {
     double c1 = num(cell(doc, "r1-w1-u8"), "target_cores"),
            c2 = num(cell(doc, "r2-w1-u8"), "target_cores"),
            c4 = num(cell(doc, "r4-w1-u8"), "target_cores");
-    cr_log_info("servers' CPU: %.2f cores at 1 replica, %.2f at 2, %.2f at 4", c1, c2, c4);
+    double h1 = num(cell(doc, "r1-w1-u8"), "host_busy_cores"),
+           h2 = num(cell(doc, "r2-w1-u8"), "host_busy_cores"),
+           h4 = num(cell(doc, "r4-w1-u8"), "host_busy_cores");
+    cr_log_info("servers' CPU: %.2f cores at 1 replica, %.2f at 2, %.2f at 4; host busy %.2f / "
+                "%.2f / %.2f", c1, c2, c4, h1, h2, h4);
     cr_expect(c1 > 0.85 && c1 < 1.1, "1 worker used %.2f cores", c1);
     cr_expect_gt(c2, 1.5, "2 workers used %.2f cores", c2);
     cr_expect_lt(c4, 2.0, "4 workers used %.2f cores of 2", c4);
     cr_expect_lt(c4 / c2, 1.2, "servers' CPU(4)/CPU(2) = %.2f", c4 / c2);
-    cr_expect_geq(num(cell(doc, "r2-w1-u8"), "host_busy_cores"), 1.7, "2 replicas fill 2 cores");
-    cr_expect_geq(num(cell(doc, "r4-w1-u8"), "host_busy_cores"), 1.7);
-    cr_expect_lt(num(cell(doc, "r1-w1-u8"), "host_busy_cores"), 1.6, "1 worker uses ~1 core");
+    cr_expect_geq(h2, 1.65, "2 replicas fill 2 cores: %.2f busy", h2);
+    cr_expect_geq(h4, 1.65, "%.2f busy", h4);
+    cr_expect_lt(h1, 1.6, "1 worker uses ~1 core: %.2f busy", h1);
 }
 
 static void check_analysis(const cJSON *doc, struct conditions k)
